@@ -1,0 +1,305 @@
+"""The wrapper the factory applies to every driver it creates.
+
+It is where the contract's cross-cutting rules live once, instead of in each
+driver: path and offset validation, the driver's name in every error,
+backend exceptions wrapped with their cause chained, the finished-writer
+rules, credentials scrubbed from messages, and the `regstore_operation`
+hook around every call.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+from regstore.driver import Buffer, FileInfo, FileWriter, StorageDriver
+from regstore.errors import (
+    InvalidOffsetError,
+    StorageDriverError,
+    UnsupportedMethodError,
+    WriterFinishedError,
+)
+from regstore.hooks import OperationCall
+from regstore.params import REDACTED
+from regstore.paths import validate_path
+
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = ["ManagedDriver", "ManagedReader", "ManagedWriter"]
+
+T = TypeVar("T")
+REDIRECT_METHODS = ("GET", "HEAD")
+
+
+class _Guard:
+    """Runs operations for one driver: the hook, error wrapping, scrubbing."""
+
+    def __init__(
+        self, name: str, hook: pluggy.HookRelay | None, secrets: Sequence[str]
+    ) -> None:
+        self.name = name
+        self._hook = hook
+        # Longest first, so a secret containing another is scrubbed whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def call(
+        self,
+        operation: str,
+        path: str | None,
+        run: Callable[[], T],
+        count_bytes: Callable[[T], int | None] | None = None,
+    ) -> T:
+        hook = self._hook
+        if hook is None or len(hook.regstore_operation.get_hookimpls()) <= 1:
+            # Only core's runner is registered: skip pluggy on the hot path.
+            try:
+                return run()
+            except Exception as err:  # noqa: BLE001  (translated and re-raised)
+                raise self.translate(err, operation, path) from err
+        call = OperationCall(self.name, operation, path, run, count_bytes)  # type: ignore[arg-type]
+        hook.regstore_operation(call=call)
+        if call.error is not None:
+            err = call.error
+            raise self.translate(err, operation, path) from err
+        return call.result  # type: ignore[no-any-return]
+
+    def translate(self, err: BaseException, operation: str, path: str | None) -> BaseException:
+        """The error to raise for `err`: a `StorageDriverError` naming this
+        driver, with any credential scrubbed from its message."""
+        if isinstance(err, StorageDriverError):
+            if not err.driver_name:
+                err.driver_name = self.name
+            err.detail = self.scrub(err.detail)
+            return err
+        if isinstance(err, NotImplementedError):
+            return UnsupportedMethodError(operation, driver_name=self.name)
+        where = f" {path}" if path else ""
+        detail = f"{operation}{where} failed: {type(err).__name__}: {err}"
+        return StorageDriverError(self.scrub(detail), driver_name=self.name)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+class ManagedDriver(StorageDriver):
+    """A driver as the factory returns it: `inner` with the contract's
+    checks around every call. Third-party code can wrap its own driver the
+    same way with `ManagedDriver(driver, name=...)` (the suite does)."""
+
+    def __init__(
+        self,
+        inner: StorageDriver,
+        *,
+        name: str,
+        hook: pluggy.HookRelay | None = None,
+        params: dict[str, object] | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._inner = inner
+        self.name = name
+        inner.name = name
+        self.capabilities = inner.capabilities
+        self._guard = _Guard(name, hook, secrets)
+        self._shown_params = params or {}
+
+    @property
+    def inner(self) -> StorageDriver:
+        """The driver behind the checks (for driver-specific methods)."""
+        return self._inner
+
+    def __getattr__(self, attr: str) -> Any:
+        # Driver-specific extras (an s3 driver's abort of stale uploads, say)
+        # stay reachable through the wrapper.
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        return getattr(self._inner, attr)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(self._shown_params.items()))
+        return f"<{type(self._inner).__name__} {self.name!r} {shown}>".replace(" >", ">")
+
+    def _path(self, path: object, *, allow_root: bool = False) -> str:
+        return validate_path(path, allow_root=allow_root, driver_name=self.name)
+
+    def get_content(self, path: str) -> bytes:
+        path = self._path(path)
+        return self._guard.call("get_content", path, lambda: self._inner.get_content(path), len)
+
+    def put_content(self, path: str, data: Buffer) -> None:
+        path = self._path(path)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StorageDriverError(
+                f"put_content {path}: data must be bytes-like, not {type(data).__name__}",
+                driver_name=self.name,
+            )
+        size = memoryview(data).nbytes
+        self._guard.call(
+            "put_content", path, lambda: self._inner.put_content(path, data), lambda _: size
+        )
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        path = self._path(path)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidOffsetError(path, offset, driver_name=self.name)
+        stream = self._guard.call("reader", path, lambda: self._inner.reader(path, offset))
+        return ManagedReader(stream, path, self._guard)  # type: ignore[return-value]
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        path = self._path(path)
+        inner = self._guard.call("writer", path, lambda: self._inner.writer(path, append=append))
+        return ManagedWriter(inner, path, self._guard)
+
+    def stat(self, path: str) -> FileInfo:
+        path = self._path(path, allow_root=True)
+        return self._guard.call("stat", path, lambda: self._inner.stat(path))
+
+    def list(self, path: str) -> list[str]:
+        path = self._path(path, allow_root=True)
+        return self._guard.call("list", path, lambda: self._inner.list(path))
+
+    def move(self, source: str, dest: str) -> None:
+        source = self._path(source)
+        dest = self._path(dest)
+        self._guard.call("move", source, lambda: self._inner.move(source, dest))
+
+    def delete(self, path: str) -> None:
+        path = self._path(path)
+        self._guard.call("delete", path, lambda: self._inner.delete(path))
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        path = self._path(path)
+        if method not in REDIRECT_METHODS:
+            raise StorageDriverError(
+                f"redirect_url {path}: method must be GET or HEAD, not {method!r}",
+                driver_name=self.name,
+            )
+        return self._guard.call(
+            "redirect_url", path, lambda: self._inner.redirect_url(path, method=method)
+        )
+
+    def walk(
+        self,
+        path: str,
+        *,
+        start_after: str | None = None,
+        prune: Callable[[FileInfo], bool] | None = None,
+    ) -> Iterator[FileInfo]:
+        path = self._path(path, allow_root=True)
+        if start_after is not None:
+            start_after = self._path(start_after)
+        entries = self._guard.call(
+            "walk",
+            path,
+            lambda: iter(self._inner.walk(path, start_after=start_after, prune=prune)),
+        )
+        return self._walk_entries(entries, path)
+
+    def _walk_entries(self, entries: Iterator[FileInfo], path: str) -> Iterator[FileInfo]:
+        # Generators raise lazily: translate what they raise while iterating.
+        while True:
+            try:
+                info = next(entries)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001  (translated and re-raised)
+                raise self._guard.translate(err, "walk", path) from err
+            yield info
+
+
+class ManagedReader(io.BufferedIOBase):
+    """A driver's reader with errors translated and bytes counted; the
+    `reader.close` operation reports the bytes read."""
+
+    def __init__(self, inner: BinaryIO, path: str, guard: _Guard) -> None:
+        super().__init__()
+        self._inner = inner
+        self._path = path
+        self._guard = guard
+        self._nbytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        try:
+            data = self._inner.read(size)
+        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            raise self._guard.translate(err, "read", self._path) from err
+        self._nbytes += len(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
+        try:
+            n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
+        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            raise self._guard.translate(err, "read", self._path) from err
+        count = int(n or 0)
+        self._nbytes += count
+        return count
+
+    def readinto1(self, buffer: Buffer) -> int:  # type: ignore[override]
+        return self.readinto(buffer)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        nbytes = self._nbytes
+        try:
+            self._guard.call("reader.close", self._path, self._inner.close, lambda _: nbytes)
+        finally:
+            super().close()
+
+
+class ManagedWriter(FileWriter):
+    """A driver's writer with the finished-writer rules enforced: after
+    commit, cancel or close, write/commit/cancel raise
+    `WriterFinishedError`; close after any of them is a no-op."""
+
+    def __init__(self, inner: FileWriter, path: str, guard: _Guard) -> None:
+        self._inner = inner
+        self._path = path
+        self._guard = guard
+        self._state: str | None = None  # None while open
+
+    @property
+    def size(self) -> int:
+        return self._inner.size
+
+    def _check_open(self) -> None:
+        if self._state is not None:
+            raise WriterFinishedError(self._path, self._state, driver_name=self._guard.name)
+
+    def write(self, data: Buffer) -> int:
+        self._check_open()
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StorageDriverError(
+                f"write {self._path}: data must be bytes-like, not {type(data).__name__}",
+                driver_name=self._guard.name,
+            )
+        try:
+            return self._inner.write(data)
+        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            raise self._guard.translate(err, "write", self._path) from err
+
+    def commit(self) -> None:
+        self._check_open()
+        self._guard.call("writer.commit", self._path, self._inner.commit, lambda _: self.size)
+        self._state = "committed"
+
+    def cancel(self) -> None:
+        self._check_open()
+        self._guard.call("writer.cancel", self._path, self._inner.cancel)
+        self._state = "cancelled"
+
+    def close(self) -> None:
+        if self._state is not None:
+            return
+        self._guard.call("writer.close", self._path, self._inner.close, lambda _: self.size)
+        self._state = "closed"

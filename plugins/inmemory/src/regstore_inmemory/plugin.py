@@ -1,0 +1,20 @@
+"""The entry point: declares the `inmemory` driver without importing it."""
+
+from __future__ import annotations
+
+from regstore import API_VERSION, DriverSpec, hookimpl
+from regstore.hooks import DriverRegistrar
+
+SPEC = DriverSpec(
+    name="inmemory",
+    factory="regstore_inmemory.driver:InMemoryDriver.from_parameters",
+    parameters=(),
+    api_version=API_VERSION,
+    summary="in-process memory; for tests (nothing persists)",
+)
+
+
+@hookimpl
+def regstore_add_drivers(registry: DriverRegistrar) -> None:
+    """Add the inmemory driver."""
+    registry.add(SPEC)
