@@ -154,10 +154,11 @@ class IncompatibleDriverError(RegstoreError):
         self.name = name
         self.wanted = wanted
         self.have = have
+        major = have.split(".", maxsplit=1)[0]
         super().__init__(
             f"storage driver {name!r} from {source} targets regstore API {wanted}, "
             f"but this regstore provides API {have}; install a release of the plugin "
-            f"built for API {have.split('.')[0]}.x, or a regstore that provides {wanted}"
+            f"built for API {major}.x, or a regstore that provides {wanted}"
         )
 
 

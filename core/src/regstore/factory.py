@@ -247,7 +247,9 @@ class DriverRegistry:
         except RegstoreError:
             raise
         except Exception as err:
-            raise RegstoreError(f"could not load storage driver {name!r} from {described}: {err}")  from err
+            raise RegstoreError(
+                f"could not load storage driver {name!r} from {described}: {err}"
+            ) from err
         finally:
             self._adding_from = "<code>"
 
@@ -261,8 +263,7 @@ class DriverRegistry:
         driver = factory(dict(coerced))
         if not isinstance(driver, StorageDriver):
             raise RegstoreError(
-                f"driver {name!r}: factory returned {type(driver).__name__}, "
-                "not a StorageDriver"
+                f"driver {name!r}: factory returned {type(driver).__name__}, not a StorageDriver"
             )
         secret_names = {p.name for p in spec.parameters if p.secret}
         secrets = [

@@ -36,9 +36,7 @@ REDIRECT_METHODS = ("GET", "HEAD")
 class _Guard:
     """Runs operations for one driver: the hook, error wrapping, scrubbing."""
 
-    def __init__(
-        self, name: str, hook: pluggy.HookRelay | None, secrets: Sequence[str]
-    ) -> None:
+    def __init__(self, name: str, hook: pluggy.HookRelay | None, secrets: Sequence[str]) -> None:
         self.name = name
         self._hook = hook
         # Longest first, so a secret containing another is scrubbed whole.
@@ -56,13 +54,13 @@ class _Guard:
             # Only core's runner is registered: skip pluggy on the hot path.
             try:
                 return run()
-            except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            except Exception as err:
                 raise self.translate(err, operation, path) from err
-        call = OperationCall(self.name, operation, path, run, count_bytes)  # type: ignore[arg-type]
+        call = OperationCall(self.name, operation, path, run, count_bytes)
         hook.regstore_operation(call=call)
         if call.error is not None:
-            err = call.error
-            raise self.translate(err, operation, path) from err
+            failure = call.error
+            raise self.translate(failure, operation, path) from failure
         return call.result  # type: ignore[no-any-return]
 
     def translate(self, err: BaseException, operation: str, path: str | None) -> BaseException:
@@ -205,7 +203,7 @@ class ManagedDriver(StorageDriver):
                 info = next(entries)
             except StopIteration:
                 return
-            except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            except Exception as err:
                 raise self._guard.translate(err, "walk", path) from err
             yield info
 
@@ -226,8 +224,8 @@ class ManagedReader(io.BufferedIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         try:
-            data = self._inner.read(size)
-        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+            data = self._inner.read(-1 if size is None else size)
+        except Exception as err:
             raise self._guard.translate(err, "read", self._path) from err
         self._nbytes += len(data)
         return data
@@ -238,7 +236,7 @@ class ManagedReader(io.BufferedIOBase):
     def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
         try:
             n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
-        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+        except Exception as err:
             raise self._guard.translate(err, "read", self._path) from err
         count = int(n or 0)
         self._nbytes += count
@@ -285,7 +283,7 @@ class ManagedWriter(FileWriter):
             )
         try:
             return self._inner.write(data)
-        except Exception as err:  # noqa: BLE001  (translated and re-raised)
+        except Exception as err:
             raise self._guard.translate(err, "write", self._path) from err
 
     def commit(self) -> None:

@@ -199,9 +199,7 @@ def coerce_params(
     return result
 
 
-def redact(
-    params: Mapping[str, object], declared: Sequence[Parameter] = ()
-) -> dict[str, object]:
+def redact(params: Mapping[str, object], declared: Sequence[Parameter] = ()) -> dict[str, object]:
     """A copy of `params` safe to print: declared secrets and anything whose
     name looks secret are replaced by `REDACTED`."""
     secret = {p.name for p in declared if p.secret}

@@ -200,8 +200,9 @@ class InMemoryDriver(StorageDriver):
             if path not in self._dirs:
                 raise PathNotFoundError(path)
             below = self._files_below(path)
-            files = [FileInfo(p, len(self._files[p].data), self._files[p].mod_time, False)
-                     for p in below]
+            files = [
+                FileInfo(p, len(self._files[p].data), self._files[p].mod_time, False) for p in below
+            ]
         files.sort(key=lambda info: walk_sort_key(info.path))
         skip = walk_sort_key(start_after) if start_after else None
         is_after = None if skip is None else (lambda info: walk_sort_key(info.path) > skip)
