@@ -9,7 +9,7 @@ each blocking call.
 
 from __future__ import annotations
 
-import threading
+import queue
 from types import TracebackType
 
 __all__ = ["Regulator"]
@@ -22,10 +22,16 @@ class Regulator:
         if limit < 1:
             raise ValueError(f"regulator limit must be at least 1, not {limit}")
         self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
+        # A queue of tokens rather than threading.BoundedSemaphore: the
+        # semaphore is written in Python (a Condition around a counter) and
+        # cost about 1 us per acquire/release pair, a sixth of a small
+        # filesystem read; SimpleQueue is implemented in C.
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(limit):
+            self._slots.put(None)
 
     def __enter__(self) -> None:
-        self._slots.acquire()
+        self._slots.get()
 
     def __exit__(
         self,
@@ -33,7 +39,7 @@ class Regulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._slots.release()
+        self._slots.put(None)
 
     def __repr__(self) -> str:
         return f"Regulator(limit={self.limit})"

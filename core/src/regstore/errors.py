@@ -30,6 +30,22 @@ __all__ = [
 class RegstoreError(Exception):
     """Base of every error regstore raises."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take other constructor arguments than the message they
+        # pass to Exception, so the default pickling (cls(*args)) fails;
+        # errors must cross process boundaries (pytest-xdist, the CLI's child
+        # processes) intact: rebuild from args and attributes instead.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(
+    cls: type[RegstoreError], args: tuple[object, ...], state: dict[str, object]
+) -> RegstoreError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class StorageDriverError(RegstoreError):
     """An operation of a storage driver failed.
@@ -51,18 +67,6 @@ class StorageDriverError(RegstoreError):
             return f"{self.driver_name}: {self.detail}"
         return self.detail
 
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor arguments do not survive pickling by
-        # default; errors must cross process boundaries (pytest-xdist, the
-        # CLI's child processes) intact.
-        return (_rebuild, (type(self), self.__dict__.copy()))
-
-
-def _rebuild(cls: type[StorageDriverError], state: dict[str, object]) -> StorageDriverError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, state.get("detail", ""))
-    err.__dict__.update(state)
-    return err
 
 
 class PathNotFoundError(StorageDriverError, FileNotFoundError):

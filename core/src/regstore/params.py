@@ -106,12 +106,20 @@ class Parameter:
         """The value converted to the parameter's kind, or
         `InvalidParameterError` naming the key and what is allowed."""
         shown = REDACTED if self.secret else repr(value)
+        failure: Exception | None = None
         try:
             result = self._convert(value)
         except (TypeError, ValueError) as err:
-            raise InvalidParameterError(
+            failure = err
+        if failure is not None:
+            # Raised outside the except block: for a secret, even the hidden
+            # __context__ must not keep an exception that quotes the value.
+            error = InvalidParameterError(
                 driver_name, self.name, f"{shown} is not {self.allowed()}"
-            ) from None if self.secret else err
+            )
+            if self.secret:
+                raise error
+            raise error from failure
         if isinstance(result, int | float) and not isinstance(result, bool):
             too_small = self.minimum is not None and result < self.minimum
             too_large = self.maximum is not None and result > self.maximum

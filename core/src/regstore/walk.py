@@ -84,7 +84,8 @@ def walk_tree_children(
             return
         for info in _chain_one(first, entries):
             already_seen = skip_key is not None and walk_sort_key(info.path) <= skip_key
-            if already_seen and not resume_prefix.startswith(info.path + "/"):
+            inside = resume_prefix == info.path or resume_prefix.startswith(info.path + "/")
+            if already_seen and not inside:
                 continue  # it, and everything below it, sorts at or before start_after
             if not already_seen:
                 yield info

@@ -1,0 +1,148 @@
+"""The pytest plugin (`pytest11` entry point `regstore`).
+
+pytest loads it in every session wherever regstore is installed, so it does
+nothing unless asked: it adds command-line options and markers, and it
+checks the store after a test only when the test used the suite's `driver`
+fixture. No collection, no fixtures.
+
+Options:
+
+- `--regstore-driver NAME`: the driver `regstore.testing.check` tests
+  (without it that module skips itself).
+- `--regstore-param KEY=VALUE` (repeatable): its parameters; values are
+  strings, coerced by the factory as config.yml values are.
+- `--regstore-root-param NAME`: the parameter that receives the per-test
+  random root (default: `rootdirectory` if the driver declares it; `none`
+  for no root parameter).
+- `--regstore-local-root`: put the random root under pytest's tmp dir (the
+  default for `filesystem` when no root value is given).
+- `--regstore-full`: distribution's full sizes (also REGSTORE_FULL=1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import pytest
+
+from regstore.testing._state import STORE_GUARD
+
+__all__ = ["CheckSettings", "active_config", "check_settings"]
+
+MARKERS = (
+    "regstore_heavy: a conformance case whose size grows in full mode (--regstore-full)",
+    "regstore_process: a conformance case that starts child processes",
+)
+
+_configs: list[pytest.Config] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("regstore", "regstore storage-driver conformance suite")
+    group.addoption(
+        "--regstore-driver",
+        metavar="NAME",
+        default=None,
+        help="driver for regstore.testing.check (skipped without it)",
+    )
+    group.addoption(
+        "--regstore-param",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a driver parameter for regstore.testing.check (repeatable)",
+    )
+    group.addoption(
+        "--regstore-root-param",
+        metavar="NAME",
+        default=None,
+        help="parameter receiving the per-test random root "
+        "(default: rootdirectory if the driver has it; 'none' for none)",
+    )
+    group.addoption(
+        "--regstore-local-root",
+        action="store_true",
+        default=False,
+        help="create the per-test random root under pytest's tmp dir",
+    )
+    group.addoption(
+        "--regstore-full",
+        action="store_true",
+        default=False,
+        help="run heavy conformance cases at distribution's sizes (or REGSTORE_FULL=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    _configs.append(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _configs:
+        _configs.remove(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Right after a suite test passes, fail it if it left the store
+    non-empty (the `driver` fixture's teardown then only cleans up)."""
+    guard = pyfuncitem.stash.get(STORE_GUARD, None)
+    try:
+        result = yield
+    except BaseException:
+        if guard is not None:
+            guard.checked = True  # the test failed already; teardown just cleans
+        raise
+    if guard is not None:
+        guard.verify()
+    return result
+
+
+def active_config() -> pytest.Config | None:
+    """The config of the running pytest session, for `regstore.testing.check`
+    (a test module has no other way to read options at import time)."""
+    return _configs[-1] if _configs else None
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What `regstore.testing.check` tests, from the command line."""
+
+    driver: str
+    params: dict[str, object] = field(default_factory=dict)
+    root_parameter: str | None = "rootdirectory"
+    local_root: bool = False
+
+
+def parse_params(pairs: list[str]) -> dict[str, object]:
+    """`["k=v", ...]` to a dict; a pair without `=` is a usage error."""
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise pytest.UsageError(f"--regstore-param expects KEY=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    return params
+
+
+def check_settings(config: pytest.Config) -> CheckSettings | None:
+    """The settings from the options, or None without `--regstore-driver`."""
+    name = config.getoption("regstore_driver", default=None)
+    if not name:
+        return None
+    params = parse_params(list(config.getoption("regstore_param", default=[]) or []))
+    root: str | None = config.getoption("regstore_root_param", default=None)
+    if root is None:
+        import regstore  # noqa: PLC0415  (only when a check is asked for)
+
+        declared = {p.name for p in regstore.default_registry().spec(name).parameters}
+        root = "rootdirectory" if "rootdirectory" in declared else None
+    elif root.strip().lower() in {"", "none"}:
+        root = None
+    local = bool(config.getoption("regstore_local_root", default=False))
+    if not local and root is not None and root not in params and name == "filesystem":
+        local = True
+    return CheckSettings(name, params, root, local)

@@ -1,0 +1,6 @@
+from regstore.testing import StorageDriverSuite
+
+
+class TestInMemoryConformance(StorageDriverSuite):
+    driver_name = "inmemory"
+    root_parameter = None
