@@ -25,7 +25,7 @@ from typing import Any
 
 import pluggy
 
-from regstore.driver import API_VERSION, StorageDriver
+from regstore.driver import API_VERSION, Capabilities, StorageDriver
 from regstore.errors import (
     DriverConflictError,
     DriverNotFoundError,
@@ -80,6 +80,11 @@ class DriverSpec:
     #: The core API version the driver targets (Major.Minor).
     api_version: str = API_VERSION
     summary: str = ""
+    #: The driver's capabilities, for listings that must not import the
+    #: driver's SDK (`regstore drivers`). Optional: without it they are read
+    #: from the driver class the factory names. A driver declaring both should
+    #: take its class attribute from here (one source of truth).
+    capabilities: Capabilities | None = None
 
     def load_factory(self) -> DriverFactory:
         """Import the factory if it was given by dotted path."""

@@ -415,9 +415,7 @@ class BenchmarkTests:
     whose teardown checks the store is empty) and `full_mode` (bool)."""
 
     @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-    def test_benchmark_case(
-        self, driver: StorageDriver, full_mode: bool, case: BenchCase
-    ) -> None:
+    def test_benchmark_case(self, driver: StorageDriver, full_mode: bool, case: BenchCase) -> None:
         amount = case.amount("default" if full_mode else "quick")
         repeat = 2
         result = case(driver, amount, repeat=repeat)

@@ -1,0 +1,398 @@
+"""The `regstore` command line: list drivers, check one, benchmark one.
+
+    regstore drivers [--json]
+    regstore check NAME [-p key=value ...] [--full] [-k EXPR] [-x]
+    regstore bench NAME [-p key=value ...] [--size SIZE] [--quick | --full] [--json]
+
+`main(argv)` is the programmatic entry (and the console script's): it
+returns the exit status instead of exiting, so tests call it directly.
+Parameter values that are secrets are never printed (`regstore.redact`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from regstore import __version__
+from regstore._cli_table import format_bytes, format_table
+from regstore.driver import Capabilities
+from regstore.errors import DriverNotFoundError, RegstoreError
+from regstore.factory import DriverInfo, DriverRegistry, default_registry
+from regstore.params import coerce_params, redact
+from regstore.testing.benchmarks import Mode
+
+__all__ = ["cli", "main"]
+
+#: Exit status for a configuration problem (unknown driver, bad parameter),
+#: the same as click's usage errors.
+EXIT_CONFIG = 2
+
+
+# -- shared pieces -----------------------------------------------------------
+
+
+def _parse_params(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    """`-p key=value` options into a dict. A value without `=` is a usage
+    error; the value itself is not echoed, since it may be a secret."""
+    result: dict[str, str] = {}
+    for position, item in enumerate(values, start=1):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"value number {position} is not of the form key=value",
+                ctx=ctx,
+                param=param,
+            )
+        result[key.strip()] = value
+    return result
+
+
+_param_option = click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=_parse_params,
+    help="A driver parameter, as in config.yml (repeatable), e.g. -p rootdirectory=/srv.",
+)
+
+
+def _shown(registry: DriverRegistry, name: str, params: dict[str, str]) -> str:
+    """Parameters for display, secrets replaced."""
+    try:
+        declared = registry.spec(name).parameters
+    except RegstoreError:
+        declared = ()
+    shown = redact(params, declared)
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "(none)"
+
+
+def _secret_values(registry: DriverRegistry, name: str, params: dict[str, str]) -> list[str]:
+    declared = registry.spec(name).parameters
+    shown = redact(params, declared)
+    return [value for key, value in params.items() if shown[key] != value]
+
+
+def _check_driver(registry: DriverRegistry, name: str, params: dict[str, str]) -> int | None:
+    """Resolve the driver and validate its parameters before any work; an
+    exit status on failure, None when all is well."""
+    try:
+        spec = registry.spec(name)
+        coerce_params(name, spec.parameters, params)
+    except DriverNotFoundError as err:
+        click.echo(f"error: {err}", err=True)
+        return EXIT_CONFIG
+    except RegstoreError as err:
+        # Messages of InvalidParameterError never hold a secret value.
+        click.echo(f"error: {err}", err=True)
+        return EXIT_CONFIG
+    return None
+
+
+# -- the group ---------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="regstore")
+def cli() -> None:
+    """regstore: storage drivers for registries and artifact stores.
+
+    List the installed drivers, run the conformance suite against one, or
+    benchmark one.
+    """
+
+
+# -- drivers -----------------------------------------------------------------
+
+
+def _capabilities(registry: DriverRegistry, info: DriverInfo) -> Capabilities:
+    """A driver's class-level capabilities, importing only its plugin's
+    spec and the module of the class its factory names."""
+    spec = registry.spec(info.name)
+    if spec.capabilities is not None:  # stated in the spec: no import at all
+        return spec.capabilities
+    factory: Any = spec.load_factory()
+    cls = factory if isinstance(factory, type) else getattr(factory, "__self__", None)
+    if not isinstance(cls, type):
+        raise RegstoreError(
+            f"cannot tell the capabilities of {info.name!r}: its factory is neither a class "
+            "nor a classmethod"
+        )
+    caps = getattr(cls, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        raise RegstoreError(f"{cls.__name__}.capabilities is not a regstore.Capabilities")
+    return caps
+
+
+def _describe_capabilities(caps: Capabilities) -> str:
+    words = [flag for flag in ("redirect", "persistent") if getattr(caps, flag)]
+    return ", ".join([*words, f"walk={caps.walk_order}"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def drivers(ctx: click.Context, as_json: bool) -> None:
+    """List the installed and registered storage drivers.
+
+    Shows each driver's distribution, version and capabilities. Listing
+    imports each plugin's entry module and driver class, never a driver's
+    SDK client; a driver that fails to load shows its error in its row.
+    """
+    registry = default_registry()
+    try:
+        infos = registry.drivers()
+    except RegstoreError as err:
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(1)
+    rows: list[dict[str, Any]] = []
+    for info in infos:
+        row: dict[str, Any] = {
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "target": info.target,
+            "capabilities": None,
+            "error": None,
+        }
+        try:
+            row["capabilities"] = asdict(_capabilities(registry, info))
+        except Exception as err:  # noqa: BLE001  (one broken plugin must not hide the rest)
+            row["error"] = f"{type(err).__name__}: {err}"
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no storage drivers installed (try: pip install regstore-filesystem)")
+        return
+    table = [
+        [
+            r["name"],
+            r["distribution"],
+            r["version"] or "-",
+            _describe_capabilities(Capabilities(**r["capabilities"]))
+            if r["capabilities"] is not None
+            else f"error: {r['error']}",
+        ]
+        for r in rows
+    ]
+    click.echo(format_table(["NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES"], table))
+
+
+# -- check -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("name")
+@_param_option
+@click.option("--full", is_flag=True, help="Run the heavy cases at full size (GiB streams).")
+@click.option("-k", "keyword", metavar="EXPR", help="Only run tests matching EXPR (pytest -k).")
+@click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failure.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Also show pytest's own output (tracebacks) live."
+)
+@click.pass_context
+def check(
+    ctx: click.Context,
+    *,
+    name: str,
+    params: dict[str, str],
+    full: bool,
+    keyword: str | None,
+    exitfirst: bool,
+    verbose: bool,
+) -> None:
+    """Run the conformance suite against driver NAME on a live backend.
+
+    Each test works below a fresh random root inside the configured one and
+    must leave it empty. Prints one row per test and a summary; the exit
+    status is non-zero when any test failed or errored, or none ran.
+    """
+    from regstore._cli_check import run_check  # noqa: PLC0415  (pytest loads only here)
+
+    registry = default_registry()
+    status = _check_driver(registry, name, params)
+    if status is not None:
+        ctx.exit(status)
+    mode = "full" if full else "short"
+    click.echo(f"checking {name} ({mode} mode) with {_shown(registry, name, params)}")
+    outcome = run_check(
+        name, params, full=full, keyword=keyword, exitfirst=exitfirst, show_output=verbose
+    )
+    if outcome.tests:
+        rows = [[t.name, t.outcome, f"{t.duration:.2f}s", t.reason] for t in outcome.tests]
+        click.echo(format_table(["TEST", "OUTCOME", "TIME", "REASON"], rows))
+    for error in outcome.collect_errors:
+        click.echo(f"collection error: {error}", err=True)
+    counts = [f"{outcome.count(kind)} {kind}" for kind in ("passed", "failed", "skipped")]
+    counts += [
+        f"{outcome.count(kind)} {kind}"
+        for kind in ("error", "xfailed", "xpassed")
+        if outcome.count(kind)
+    ]
+    click.echo(", ".join(counts))
+    code = outcome.exit_code
+    if code == 0 and (outcome.count("failed") or outcome.count("error")):
+        code = 1  # belt and braces: never report success over a failure
+    if code == 5 or (code == 0 and not outcome.tests):
+        click.echo(
+            "error: no test ran" + (f" (nothing matched -k {keyword!r})" if keyword else ""),
+            err=True,
+        )
+        code = code or 5
+    elif code not in (0, 1):
+        click.echo(f"error: pytest stopped with exit status {code}", err=True)
+        if outcome.pytest_output.strip() and not verbose:
+            click.echo(outcome.pytest_output.rstrip(), err=True)
+    if code:
+        ctx.exit(code)
+
+
+# -- bench -------------------------------------------------------------------
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from regstore.params import parse_size  # noqa: PLC0415
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+
+
+def _fmt_rate(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+@cli.command()
+@click.argument("name")
+@_param_option
+@click.option(
+    "--size",
+    callback=_parse_size,
+    metavar="SIZE",
+    help="Size of the large-object cases (default 64MiB; 1GiB with --full), e.g. 256MiB.",
+)
+@click.option("--quick", is_flag=True, help="Small sizes and few repeats: done in seconds.")
+@click.option("--full", is_flag=True, help="distribution's sizes (1 GiB objects).")
+@click.option(
+    "--case",
+    "case_patterns",
+    multiple=True,
+    metavar="TEXT",
+    help="Only run cases whose name contains TEXT (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def bench(
+    ctx: click.Context,
+    *,
+    name: str,
+    params: dict[str, str],
+    size: int | None,
+    quick: bool,
+    full: bool,
+    case_patterns: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Benchmark driver NAME with distribution's benchmark cases.
+
+    Each case runs in a fresh child process, so its peak memory (resident
+    size over its start) is its own. The driver works below a fresh random
+    root that is removed afterwards. MB/s counts payload bytes (10^6) per
+    put+get or write+read round trip, as distribution's benchmarks do.
+    """
+    from regstore._cli_bench import bench_root, plan, run_case_in_child, select_cases  # noqa: PLC0415
+
+    if quick and full:
+        raise click.UsageError("--quick and --full exclude each other")
+    mode: Mode = "quick" if quick else "full" if full else "default"
+    registry = default_registry()
+    status = _check_driver(registry, name, params)
+    if status is not None:
+        ctx.exit(status)
+    cases = select_cases(case_patterns)
+    if not cases:
+        click.echo("error: no benchmark case matches --case", err=True)
+        ctx.exit(EXIT_CONFIG)
+    hidden = _secret_values(registry, name, params)
+    if not as_json:
+        click.echo(f"benchmarking {name} ({mode}) with {_shown(registry, name, params)}")
+    rows = []
+    try:
+        with bench_root(registry, name, params) as rooted:
+            for case in cases:
+                amount, repeat = plan(case, mode, size)
+                rows.append(run_case_in_child(name, rooted, case, amount, repeat, hidden=hidden))
+    except RegstoreError as err:
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(1)
+    failed = [r for r in rows if r.error]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"driver": name, "mode": mode, "cases": [r.as_dict() for r in rows]}, indent=2
+            )
+        )
+    else:
+        table = []
+        for r in rows:
+            amount_text = format_bytes(r.amount) if r.unit == "bytes" else f"{r.amount} files"
+            if r.error:
+                table.append(
+                    [r.case, amount_text, str(r.repeat), "-", "-", "-", f"error: {r.error}"]
+                )
+                continue
+            memory = "-" if r.peak_rss_bytes is None else format_bytes(r.peak_rss_bytes)
+            table.append(
+                [
+                    r.case,
+                    amount_text,
+                    str(r.repeat),
+                    _fmt_rate(r.mb_per_s),
+                    _fmt_rate(r.ops_per_s),
+                    f"{r.seconds:.3f}s",
+                    memory,
+                ]
+            )
+        headers = ["CASE", "SIZE", "OPS", "MB/S", "OPS/S", "TIME", "PEAK MEM"]
+        click.echo(format_table(headers, table))
+        click.echo(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        ctx.exit(1)
+
+
+# -- entry -------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit status (the console script exits
+    with it). Usage errors print their message and return 2."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="regstore",
+            standalone_mode=False,
+        )
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
