@@ -1,0 +1,34 @@
+"""The entry point: declares the `filesystem` driver without importing it."""
+
+from __future__ import annotations
+
+from regstore import API_VERSION, DriverSpec, Parameter, hookimpl
+from regstore.hooks import DriverRegistrar
+
+SPEC = DriverSpec(
+    name="filesystem",
+    factory="regstore_filesystem.driver:FilesystemDriver.from_parameters",
+    parameters=(
+        Parameter(
+            "rootdirectory",
+            "str",
+            default="/var/lib/registry",
+            help="the directory holding the store; the file for path P is rootdirectory + P",
+        ),
+        Parameter(
+            "maxthreads",
+            "int",
+            default=100,
+            minimum=25,
+            help="how many blocking filesystem calls may run at once (as distribution)",
+        ),
+    ),
+    api_version=API_VERSION,
+    summary="a local directory tree, on-disk layout shared with distribution",
+)
+
+
+@hookimpl
+def regstore_add_drivers(registry: DriverRegistrar) -> None:
+    """Add the filesystem driver."""
+    registry.add(SPEC)
