@@ -68,7 +68,6 @@ class StorageDriverError(RegstoreError):
         return self.detail
 
 
-
 class PathNotFoundError(StorageDriverError, FileNotFoundError):
     """No object or directory exists at `path`."""
 

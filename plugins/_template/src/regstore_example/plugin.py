@@ -1,0 +1,45 @@
+"""The entry point: declares the `example` driver without importing it.
+
+Core reads this module when a user asks for `example` and nothing else: keep
+it free of the backend's libraries so `regstore drivers` and the creation of
+other drivers stay fast. The driver class is named by dotted path and
+imported only when a driver is created.
+"""
+
+from __future__ import annotations
+
+from regstore import API_VERSION, DriverSpec, Parameter, hookimpl
+from regstore.hooks import DriverRegistrar
+
+SPEC = DriverSpec(
+    name="example",
+    factory="regstore_example.driver:ExampleDriver.from_parameters",
+    # Core checks and coerces these before the factory sees them: an unknown
+    # key, a missing required one or a bad value fails with a message naming
+    # the key. Mark credentials `secret=True` so they never reach a message.
+    parameters=(
+        Parameter(
+            "rootdirectory",
+            "str",
+            required=True,
+            help="the directory holding the database file (created if absent)",
+        ),
+        Parameter(
+            "chunksize",
+            "size",
+            default=1024 * 1024,
+            minimum=4096,
+            help="bytes per stored piece of an object: the most a writer or reader holds",
+        ),
+    ),
+    # The core API this driver was written against; core refuses a driver of
+    # another major version instead of failing later in odd ways.
+    api_version=API_VERSION,
+    summary="one SQLite database file in rootdirectory",
+)
+
+
+@hookimpl
+def regstore_add_drivers(registry: DriverRegistrar) -> None:
+    """Add the `example` driver to core's registry."""
+    registry.add(SPEC)

@@ -1,0 +1,1 @@
+"""Cross-package tests: real installs of real packages in fresh venvs."""
