@@ -34,6 +34,7 @@ from regstore import (
     StorageDriverError,
 )
 from regstore_example.database import Database
+from regstore_example.plugin import SPEC
 from regstore_example.streams import ChunkReader, ChunkWriter
 from regstore_example.tree import check_placeable, has_below, publish, subtree
 
@@ -51,7 +52,7 @@ def _time(ns: int) -> dt.datetime:
 class ExampleDriver(StorageDriver):
     """Objects in `<rootdirectory>/regstore.sqlite3`."""
 
-    capabilities = Capabilities(redirect=False, persistent=True, walk_order="tree")
+    capabilities = SPEC.capabilities or Capabilities()
 
     def __init__(self, rootdirectory: str, chunksize: int = 1024 * 1024) -> None:
         self.database = Database(Path(rootdirectory))

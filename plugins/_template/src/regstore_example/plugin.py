@@ -8,7 +8,7 @@ imported only when a driver is created.
 
 from __future__ import annotations
 
-from regstore import API_VERSION, DriverSpec, Parameter, hookimpl
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
 from regstore.hooks import DriverRegistrar
 
 SPEC = DriverSpec(
@@ -35,6 +35,8 @@ SPEC = DriverSpec(
     # The core API this driver was written against; core refuses a driver of
     # another major version instead of failing later in odd ways.
     api_version=API_VERSION,
+    # Stated here so `regstore drivers` can list them without importing the driver.
+    capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="one SQLite database file in rootdirectory",
 )
 

@@ -63,6 +63,7 @@ from regstore_filesystem._fs import (
     unlink_quietly,
     write_new_file,
 )
+from regstore_filesystem.plugin import SPEC
 from regstore_filesystem.uploads import UploadArea
 
 __all__ = ["FilesystemDriver"]
@@ -90,7 +91,7 @@ def _visible(name: str) -> bool:
 class FilesystemDriver(StorageDriver):
     """A store in a local directory tree (see the module docstring)."""
 
-    capabilities = Capabilities(redirect=False, persistent=True, walk_order="tree")
+    capabilities = SPEC.capabilities or Capabilities()
 
     def __init__(self, rootdirectory: str, maxthreads: int = 100) -> None:
         if not rootdirectory:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regstore import API_VERSION, DriverSpec, Parameter, hookimpl
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
 from regstore.hooks import DriverRegistrar
 
 SPEC = DriverSpec(
@@ -24,6 +24,8 @@ SPEC = DriverSpec(
         ),
     ),
     api_version=API_VERSION,
+    # Stated here so `regstore drivers` can list them without importing the driver.
+    capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="a local directory tree, on-disk layout shared with distribution",
 )
 

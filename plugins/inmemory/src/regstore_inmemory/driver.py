@@ -28,6 +28,7 @@ from regstore import (
 )
 from regstore.paths import ROOT, parent, walk_sort_key
 from regstore.walk import walk_listing
+from regstore_inmemory.plugin import SPEC
 
 __all__ = ["InMemoryDriver"]
 
@@ -58,7 +59,7 @@ class _Upload:
 class InMemoryDriver(StorageDriver):
     """A thread-safe store in a dict."""
 
-    capabilities = Capabilities(redirect=False, persistent=False, walk_order="tree")
+    capabilities = SPEC.capabilities or Capabilities()
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

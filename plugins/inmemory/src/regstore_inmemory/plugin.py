@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from regstore import API_VERSION, DriverSpec, hookimpl
+from regstore import API_VERSION, Capabilities, DriverSpec, hookimpl
 from regstore.hooks import DriverRegistrar
 
 SPEC = DriverSpec(
@@ -10,6 +10,8 @@ SPEC = DriverSpec(
     factory="regstore_inmemory.driver:InMemoryDriver.from_parameters",
     parameters=(),
     api_version=API_VERSION,
+    # Stated here so `regstore drivers` can list them without importing the driver.
+    capabilities=Capabilities(redirect=False, persistent=False, walk_order="tree"),
     summary="in-process memory; for tests (nothing persists)",
 )
 
