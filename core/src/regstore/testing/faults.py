@@ -29,6 +29,7 @@ It only ever binds and connects to loopback addresses.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -80,7 +81,7 @@ class RequestRecord:
         return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.target).query, True))
 
 
-class _Closed(Exception):
+class _ClosedError(Exception):
     """The client went away before sending a whole request head."""
 
 
@@ -170,6 +171,14 @@ class FaultProxy:
         with self._lock:
             return sum(self.counts.values())
 
+    def schedule_next(self, *faults: str | None) -> None:
+        """Fix the fate of the next requests (None: forward that one)."""
+        unknown = {f for f in faults if f is not None} - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {', '.join(FAULTS)}")
+        with self._lock:
+            self._schedule.extend(faults)
+
     def reset_counts(self) -> None:
         """Forget the requests and faults counted so far."""
         with self._lock:
@@ -216,7 +225,7 @@ class FaultProxy:
                 with self._lock:
                     self.records.append(RequestRecord(method, target, fault))
                 self._answer(conn, fault, head, rest, headers)
-        except (_Closed, OSError):
+        except (_ClosedError, OSError):
             pass
         finally:
             self._workers.discard(threading.current_thread())
@@ -253,19 +262,23 @@ class FaultProxy:
             while body_left > 0:
                 chunk = conn.recv(min(_CHUNK, body_left))
                 if not chunk:
-                    raise _Closed
+                    raise _ClosedError
                 up.sendall(chunk)
                 body_left -= len(chunk)
             self._relay_response(conn, up, cut=fault == "reset-response")
 
     def _relay_response(self, conn: socket.socket, up: socket.socket, *, cut: bool) -> None:
         """Relay the upstream's response; with `cut`, stop halfway through
-        its body (or right after its head when it has none) and reset."""
+        its body (or through its head when it has none) and reset."""
         head, rest = _read_head(up)
-        status_line, _, header_block = head.partition(b"\r\n")
+        _status, _, header_block = head.partition(b"\r\n")
         fields = _parse_fields(header_block)
         length = int(fields.get("content-length", "0") or 0)
         out_head = _with_connection_close(head)
+        if cut and length == 0:
+            conn.sendall(out_head[: len(out_head) // 2])  # no body: cut the head
+            _reset(conn)
+            return
         if cut:
             keep = length // 2
             conn.sendall(out_head + rest[:keep])
@@ -292,10 +305,10 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(_CHUNK)
         if not chunk:
-            raise _Closed
+            raise _ClosedError
         data += chunk
         if len(data) > _MAX_HEAD and b"\r\n\r\n" not in data:
-            raise _Closed
+            raise _ClosedError
     head, _, rest = data.partition(b"\r\n\r\n")
     return head + b"\r\n\r\n", rest
 
@@ -311,7 +324,7 @@ def _parse_fields(block: bytes) -> dict[str, str]:
 
 def _parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
     request_line, _, block = head.partition(b"\r\n")
-    method, target, _ = (request_line.decode("latin-1").split(" ", 2) + ["", ""])[:3]
+    method, target, _ = [*request_line.decode("latin-1").split(" ", 2), "", ""][:3]
     return method, target, _parse_fields(block)
 
 
@@ -338,10 +351,8 @@ def _recv_exactly(sock: socket.socket, count: int) -> None:
 
 def _reset(sock: socket.socket) -> None:
     """Close with a TCP reset rather than an orderly shutdown."""
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     sock.close()
 
 

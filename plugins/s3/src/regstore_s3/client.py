@@ -1,0 +1,198 @@
+"""Turn the driver's parameters into boto3 clients and per-object arguments.
+
+Every distribution parameter maps onto boto3's or botocore's own
+configuration (`botocore.config.Config`, `Session`, `client()` arguments);
+nothing of the SDK is re-implemented here. This module imports boto3, so
+only `regstore_s3.driver` imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError
+from urllib3.exceptions import ProtocolError
+
+__all__ = ["Settings", "make_clients"]
+
+logger = logging.getLogger("regstore_s3")
+_DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The coerced parameters the driver itself needs (not the SDK's)."""
+
+    bucket: str
+    root: str  # rootdirectory without surrounding slashes
+    chunk_size: int
+    copy_chunk_size: int
+    copy_concurrency: int
+    copy_threshold: int
+    upload_concurrency: int
+    redirect_expiry: int
+    #: Extra arguments of every request that creates an object (PutObject,
+    #: CreateMultipartUpload, CopyObject): storage class, ACL, encryption.
+    put_args: dict[str, str]
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, Any]) -> Settings:
+        """The driver's settings from the factory's coerced parameters."""
+        put_args: dict[str, str] = {}
+        if params["storageclass"] != "NONE":
+            put_args["StorageClass"] = params["storageclass"]
+        if params["objectacl"] != "none":
+            put_args["ACL"] = params["objectacl"]
+        if params["encrypt"] or params["keyid"]:
+            # distribution: encrypt=true alone is SSE-S3; a keyid makes it SSE-KMS.
+            if params["keyid"]:
+                put_args["ServerSideEncryption"] = "aws:kms"
+                put_args["SSEKMSKeyId"] = params["keyid"]
+            else:
+                put_args["ServerSideEncryption"] = "AES256"
+        return cls(
+            bucket=params["bucket"],
+            root=(params["rootdirectory"] or "").strip("/"),
+            chunk_size=params["chunksize"],
+            copy_chunk_size=params["multipartcopychunksize"],
+            copy_concurrency=params["multipartcopymaxconcurrency"],
+            copy_threshold=params["multipartcopythresholdsize"],
+            upload_concurrency=params["uploadconcurrency"],
+            redirect_expiry=params["redirectexpiry"],
+            put_args=put_args,
+        )
+
+
+def _endpoint_url(endpoint: str | None, secure: bool) -> str | None:
+    """distribution accepts `host:port` as well as a URL; `secure` picks the
+    scheme when none is given."""
+    if not endpoint:
+        return None
+    if "://" in endpoint:
+        return endpoint
+    return ("https://" if secure else "http://") + endpoint
+
+
+def make_config(params: dict[str, Any], region: str) -> Config:
+    """botocore's Config for the parameters."""
+    pool = params["maxpoolconnections"] or max(
+        10, params["uploadconcurrency"] * 4, min(params["multipartcopymaxconcurrency"], 64)
+    )
+    return Config(
+        region_name=region,
+        signature_version="s3v4" if params["v4auth"] else "s3",
+        s3={"addressing_style": "path" if params["forcepathstyle"] else "auto"},
+        use_dualstack_endpoint=params["usedualstack"],
+        use_fips_endpoint=params["usefipsendpoint"],
+        retries={"mode": params["retrymode"], "total_max_attempts": params["maxattempts"]},
+        user_agent_extra=params["useragent"] or None,
+        max_pool_connections=pool,
+        connect_timeout=params["connecttimeout"],
+        read_timeout=params["readtimeout"],
+        # S3-compatible stores (R2, older MinIO and Ceph) reject the CRC
+        # trailers botocore sends by default since 1.36; checksums are sent
+        # where the API requires them (DeleteObjects) and not otherwise.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _core_session() -> botocore.session.Session:
+    """A new botocore session (credentials are per session) sharing one data
+    loader: each session would otherwise parse the S3 service model again,
+    ~100 ms and ~12 MiB per driver instance."""
+    global _shared_loader
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _shared_loader)
+    return core
+
+
+def make_clients(params: dict[str, Any]) -> tuple[Any, Any]:
+    """The client for requests and the one that signs redirect URLs (the
+    same client unless `redirectendpoint` is set)."""
+    session = boto3.session.Session(
+        botocore_session=_core_session(),
+        aws_access_key_id=params["accesskey"] or None,
+        aws_secret_access_key=params["secretkey"] or None,
+        aws_session_token=params["sessiontoken"] or None,
+        region_name=params["region"] or None,
+    )
+    region = params["region"] or session.region_name or _DEFAULT_REGION
+    config = make_config(params, region)
+    if params["accelerate"]:
+        config = config.merge(Config(s3={"use_accelerate_endpoint": True}))
+    secure = params["secure"]
+    common: dict[str, Any] = {
+        "config": config,
+        "verify": not params["skipverify"],
+        "use_ssl": secure,
+    }
+    client = session.client(
+        "s3", endpoint_url=_endpoint_url(params["regionendpoint"], secure), **common
+    )
+    signer = client
+    if params["redirectendpoint"]:
+        signer = session.client(
+            "s3", endpoint_url=_endpoint_url(params["redirectendpoint"], secure), **common
+        )
+    read_bodies_inside_retries(client)
+    if params["loglevel"] != "off":
+        _log_requests(client, params["loglevel"])
+    return client, signer
+
+
+def read_bodies_inside_retries(client: Any) -> None:
+    """Make a connection that breaks while a response body is read a retried
+    failure, as one that breaks before the response is.
+
+    botocore reads a non-streaming body (listings, errors, Complete's XML)
+    after its retry loop has judged the attempt: a reset there escapes as a
+    raw urllib3 error. Sending from `before-send` (which botocore lets a
+    handler do) and reading the body right away puts the read inside the
+    loop, so botocore's own retry mode and quota handle it. Streaming bodies
+    (a successful GetObject) stay unread: the reader resumes those by range.
+    """
+    endpoint = client._endpoint
+
+    def send(request: Any, event_name: str, **_: Any) -> Any:
+        response = endpoint.http_session.send(request)
+        if not event_name.endswith(".GetObject") or response.status_code >= 300:
+            try:
+                response.content  # noqa: B018  (reads and caches the body)
+            except (ProtocolError, OSError) as err:
+                raise ConnectionClosedError(endpoint_url=request.url, error=err) from err
+        return response
+
+    client.meta.events.register_last("before-send.s3", send)
+
+
+def _log_requests(client: Any, level: str) -> None:
+    """distribution's loglevel, as log lines of our own: operation, method,
+    URL without its query (which may hold a presigned credential) and the
+    outcome. Headers and bodies never appear, so no credential does."""
+    events = client.meta.events
+
+    def before_send(request: Any, **_: Any) -> None:
+        logger.debug("s3 request %s %s", request.method, request.url.split("?", 1)[0])
+
+    def after_call(http_response: Any, parsed: Any, model: Any, **_: Any) -> None:
+        retries = parsed.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        if retries or level == "debug" or level.startswith("debugwith"):
+            logger.debug("s3 %s -> %s (retries %s)", model.name, http_response.status_code, retries)
+
+    events.register("before-send.s3", before_send)
+    events.register("after-call.s3", after_call)

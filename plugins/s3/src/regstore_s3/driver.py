@@ -1,0 +1,502 @@
+"""The s3 driver: regstore's contract on Amazon S3 and S3-compatible stores.
+
+Keys are distribution's: `rootdirectory` joined with the path, no leading
+slash, so regstore and a distribution registry can share a bucket. Requests
+per operation (the tests count them):
+
+- stat of a file: one HEAD; of a directory: HEAD plus one listing of
+  `key/` (never a bare prefix: `/a` is no directory because `/ab` exists);
+- list: a delimiter listing of `key/`, paginated;
+- walk: one flat listing of `key/`, paginated, in the byte order of keys
+  (`Capabilities(walk_order="key")`); a `start_after` costs one probe;
+- delete: flat listing pages of `key/` with one DeleteObjects per page
+  (the first page also deletes `key` itself); a file costs a listing, a
+  HEAD and a DeleteObject;
+- put_content: one PutObject; move: HEAD, CopyObject (or a parallel
+  multipart copy above the threshold) and DeleteObject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, Self
+
+from botocore.exceptions import ClientError
+
+from regstore import (
+    Buffer,
+    Capabilities,
+    FileInfo,
+    FileWriter,
+    PathNotFoundError,
+    StorageDriver,
+    StorageDriverError,
+)
+from regstore.paths import ROOT, join_key
+from regstore.walk import walk_listing
+from regstore_s3.client import Settings, make_clients
+from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
+from regstore_s3.reader import open_reader
+from regstore_s3.writer import META_PART_SIZE, META_PARTS, META_UPLOAD, ResumeState, S3Writer
+
+__all__ = ["HIDDEN_DIR", "S3Driver"]
+
+#: Where closed uploads keep their tail (see `regstore_s3.writer`): a
+#: directory under the root whose name no valid path can have.
+HIDDEN_DIR = "~regstore-uploads"
+#: Attempts to read an upload record whose body arrives cut.
+RECORD_READS = 5
+#: Keys per listing page and per DeleteObjects (S3's maximum).
+PAGE = 1000
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """botocore parses times with dateutil's zones; the contract wants UTC."""
+    return value.astimezone(dt.UTC)
+
+
+class S3Driver(StorageDriver):
+    """See the module docstring."""
+
+    capabilities = Capabilities(redirect=True, persistent=True, walk_order="key")
+
+    def __init__(self, client: Any, signer: Any, settings: Settings) -> None:
+        self.client = client
+        self._signer = signer
+        self.settings = settings
+        self._bucket = settings.bucket
+        self._root_prefix = settings.root + "/" if settings.root else ""
+        self._hidden_prefix = self._root_prefix + HIDDEN_DIR + "/"
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, Any]) -> Self:
+        """The factory's entry: coerced parameters to a ready driver."""
+        client, signer = make_clients(params)
+        return cls(client, signer, Settings.from_parameters(params))
+
+    def __repr__(self) -> str:
+        return f"<S3Driver bucket={self._bucket!r} root={self.settings.root!r}>"
+
+    # -- keys -------------------------------------------------------------
+
+    def key(self, path: str) -> str:
+        """The object key of `path` (distribution's mapping)."""
+        return join_key(self.settings.root, path)
+
+    def _dir_prefix(self, path: str) -> str:
+        return self._root_prefix if path == ROOT else self.key(path) + "/"
+
+    def _path_of(self, key: str) -> str:
+        return "/" + key[len(self._root_prefix) :]
+
+    def record_key(self, path: str) -> str:
+        """The key of the record a closed upload to `path` keeps."""
+        return self._hidden_prefix + path.lstrip("/")
+
+    def _hidden(self, key: str) -> bool:
+        return key.startswith(self._hidden_prefix)
+
+    # -- reading ----------------------------------------------------------
+
+    def get_content(self, path: str) -> bytes:
+        with self.reader(path) as stream:
+            return stream.read()
+
+    def reader(self, path: str, offset: int = 0) -> BinaryIO:
+        return open_reader(self.client, self._bucket, self.key(path), path, offset)
+
+    def stat(self, path: str) -> FileInfo:
+        if path != ROOT:
+            try:
+                head = self.client.head_object(Bucket=self._bucket, Key=self.key(path))
+            except ClientError as err:
+                if not is_not_found(err):
+                    raise
+            else:
+                size = int(head["ContentLength"])
+                return FileInfo(path, size, _utc(head["LastModified"]), False)
+        for info in self._files(self._dir_prefix(path), max_keys=1, pages=1):
+            return FileInfo(path, 0, info.mod_time, True)
+        raise PathNotFoundError(path)
+
+    def list(self, path: str) -> list[str]:
+        prefix = self._dir_prefix(path)
+        children: set[str] = set()
+        found = False
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self._bucket,
+            Prefix=prefix,
+            Delimiter="/",
+            PaginationConfig={"PageSize": PAGE},
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                found = True
+                key = item["Key"]
+                if key != prefix:  # a directory marker object ("dir/") is no child
+                    children.add(self._path_of(key))
+            for common in page.get("CommonPrefixes", ()):
+                sub = common["Prefix"]
+                if sub == self._hidden_prefix:
+                    continue
+                found = True
+                children.add(self._path_of(sub.rstrip("/")))
+        if not children and not found and path != ROOT:
+            raise PathNotFoundError(path)
+        return sorted(children)
+
+    def _files(
+        self, prefix: str, *, start_after: str | None = None, max_keys: int = PAGE, pages: int = 0
+    ) -> Iterator[FileInfo]:
+        """The files below `prefix` in key order, from a flat listing;
+        directory markers and the hidden directory are left out."""
+        args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if start_after is not None and start_after > prefix:
+            args["StartAfter"] = start_after
+        seen = 0
+        while True:
+            page = self.client.list_objects_v2(**args)
+            for item in page.get("Contents", ()):
+                key = item["Key"]
+                if self._hidden(key):
+                    return  # `~` sorts after every valid name: nothing follows
+                if key.endswith("/"):
+                    continue
+                yield FileInfo(
+                    self._path_of(key), int(item["Size"]), _utc(item["LastModified"]), False
+                )
+            seen += 1
+            if not page.get("IsTruncated") or (pages and seen >= pages):
+                return
+            args["ContinuationToken"] = page["NextContinuationToken"]
+
+    def walk(
+        self,
+        path: str,
+        *,
+        start_after: str | None = None,
+        prune: Callable[[FileInfo], bool] | None = None,
+    ) -> Iterator[FileInfo]:
+        return self._walk(path, start_after, prune)
+
+    def _walk(
+        self, path: str, start_after: str | None, prune: Callable[[FileInfo], bool] | None
+    ) -> Iterator[FileInfo]:
+        prefix = self._dir_prefix(path)
+        # In key order a directory sits where its contents start (key + "/"),
+        # so resuming after one needs to know it was one: one cheap probe.
+        position: str | None = None
+        if start_after is not None:
+            position = self.key(start_after)
+            if self._has_files(position + "/"):
+                position += "/"
+        files = self._files(prefix, start_after=position)
+        first = next(files, None)
+        if first is None:
+            if path != ROOT and (position is None or not self._has_files(prefix)):
+                raise PathNotFoundError(path)
+            return
+
+        def chained() -> Iterator[FileInfo]:
+            yield first
+            yield from files
+
+        is_after = None
+        if position is not None:
+            after = position
+
+            def is_after(info: FileInfo) -> bool:
+                own = self.key(info.path) + ("/" if info.is_dir else "")
+                return own > after
+
+        yield from walk_listing(path, chained(), is_after=is_after, prune=prune)
+
+    def _has_files(self, prefix: str) -> bool:
+        return next(self._files(prefix, max_keys=1, pages=1), None) is not None
+
+    # -- writing ----------------------------------------------------------
+
+    def put_content(self, path: str, data: Buffer) -> None:
+        body = data if isinstance(data, bytes | bytearray) else bytes(data)
+        self.client.put_object(
+            Bucket=self._bucket, Key=self.key(path), Body=body, **self.settings.put_args
+        )
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        key = self.key(path)
+        if append:
+            state = self._resume_state(path, key)
+        else:
+            # A new upload replaces any earlier one of this path.
+            for upload in self._uploads(key):
+                if upload["Key"] == key:
+                    self.abort_upload(key, upload["UploadId"])
+            state = ResumeState(None, self.settings.chunk_size)
+        writer = S3Writer(self, path, key, state)
+        if not append:
+            writer.close_record()
+        return writer
+
+    def _resume_state(self, path: str, key: str) -> ResumeState:
+        record = self._read_record(path)
+        if record is not None:
+            meta, tail = record
+            upload_id = meta.get(META_UPLOAD) or None
+            part_size = int(meta.get(META_PART_SIZE) or self.settings.chunk_size)
+            count = int(meta.get(META_PARTS) or 0)
+            if upload_id is None:
+                return ResumeState(None, part_size, {}, tail)
+            try:
+                etags = self._closed_parts(path, key, upload_id, count, part_size)
+            except ClientError as err:
+                if not is_no_such_upload(err):
+                    raise
+                self.delete_record(path)  # the upload was aborted or completed
+            else:
+                return ResumeState(upload_id, part_size, etags, tail)
+        try:
+            head = self.client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as err:
+            if is_not_found(err):
+                raise PathNotFoundError(path, detail=f"no upload to resume at {path}") from err
+            raise
+        if int(head["ContentLength"]) != 0:
+            raise StorageDriverError(
+                f"cannot append to {path}: it holds committed content and no upload"
+            )
+        return ResumeState(None, self.settings.chunk_size)
+
+    def _read_record(self, path: str) -> tuple[dict[str, str], bytes] | None:
+        """The record's metadata and tail; a body cut mid-read (which
+        botocore does not retry) is read again, whole."""
+        for attempt in range(1, RECORD_READS + 1):
+            try:
+                response = self.client.get_object(Bucket=self._bucket, Key=self.record_key(path))
+            except ClientError as err:
+                if is_not_found(err):
+                    return None
+                raise
+            try:
+                with response["Body"] as body:
+                    tail = body.read()
+            except STREAM_ERRORS:
+                if attempt == RECORD_READS:
+                    raise
+                continue
+            if len(tail) == int(response["ContentLength"]):
+                return dict(response.get("Metadata", {})), tail
+        raise StorageDriverError(f"resume {path}: the upload record was cut short")
+
+    def _closed_parts(
+        self, path: str, key: str, upload_id: str, count: int, part_size: int
+    ) -> dict[int, str]:
+        """The ETags of parts 1..count, each checked to be `part_size` bytes."""
+        etags: dict[int, str] = {}
+        paginator = self.client.get_paginator("list_parts")
+        pages = paginator.paginate(
+            Bucket=self._bucket,
+            Key=key,
+            UploadId=upload_id,
+            PaginationConfig={"PageSize": self.list_parts_page},
+        )
+        for page in pages:
+            for part in page.get("Parts", ()):
+                number = int(part["PartNumber"])
+                if number > count:
+                    continue  # sent after the last close by a writer that died
+                if int(part["Size"]) != part_size:
+                    raise StorageDriverError(
+                        f"resume {path}: part {number} has {part['Size']} bytes, "
+                        f"not the upload's part size {part_size}"
+                    )
+                etags[number] = str(part["ETag"])
+        missing = [n for n in range(1, count + 1) if n not in etags]
+        if missing:
+            raise StorageDriverError(
+                f"resume {path}: parts {missing[:5]} of the upload are missing"
+            )
+        return etags
+
+    #: Parts per ListParts page (S3's maximum; tests lower it to prove paging).
+    list_parts_page = PAGE
+
+    def _uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Multipart uploads under `prefix`, every page."""
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(
+            Bucket=self._bucket, Prefix=prefix, PaginationConfig={"PageSize": PAGE}
+        ):
+            yield from page.get("Uploads", ())
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        """Abort one multipart upload; one already gone is fine."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except ClientError as err:
+            if not is_no_such_upload(err):
+                raise
+
+    def delete_record(self, path: str) -> None:
+        """Remove the record of a closed upload (absent is fine)."""
+        self.client.delete_object(Bucket=self._bucket, Key=self.record_key(path))
+
+    def abort_stale_uploads(self, older_than: dt.timedelta) -> int:
+        """Abort multipart uploads under the root untouched for `older_than`
+        (S3 bills for their parts) and delete their records; returns how
+        many uploads were aborted. An upload's last activity is the later of
+        its initiation and its last `close()` (the record's time), so a
+        long upload resumed yesterday is not taken for abandoned."""
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        records: dict[str, dt.datetime] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=self._hidden_prefix
+        ):
+            for item in page.get("Contents", ()):
+                records[item["Key"]] = item["LastModified"]
+        aborted = 0
+        live: set[str] = set()
+        for upload in self._uploads(self._root_prefix):
+            key = upload["Key"]
+            if self._hidden(key):
+                continue
+            record = self.record_key(self._path_of(key))
+            touched = max(upload["Initiated"], records.get(record, upload["Initiated"]))
+            if touched < cutoff:
+                self.abort_upload(key, upload["UploadId"])
+                aborted += 1
+            else:
+                live.add(record)
+        stale = [k for k, when in records.items() if when < cutoff and k not in live]
+        for start in range(0, len(stale), PAGE):
+            self._delete_keys(stale[start : start + PAGE])
+        return aborted
+
+    # -- moving and deleting ----------------------------------------------
+
+    def move(self, source: str, dest: str) -> None:
+        src_key, dst_key = self.key(source), self.key(dest)
+        try:
+            head = self.client.head_object(Bucket=self._bucket, Key=src_key)
+        except ClientError as err:
+            if is_not_found(err):
+                raise PathNotFoundError(source) from err
+            raise
+        if source == dest:
+            return
+        size = int(head["ContentLength"])
+        if size <= self.settings.copy_threshold:
+            self.client.copy_object(
+                Bucket=self._bucket,
+                Key=dst_key,
+                CopySource={"Bucket": self._bucket, "Key": src_key},
+                CopySourceIfMatch=head["ETag"],
+                **self.settings.put_args,
+            )
+        else:
+            self._multipart_copy(src_key, dst_key, size, head["ETag"])
+        self.client.delete_object(Bucket=self._bucket, Key=src_key)
+
+    def _multipart_copy(self, src_key: str, dst_key: str, size: int, etag: str) -> None:
+        """Copy in parallel parts of `multipartcopychunksize` (more if the
+        object needs over 10,000); abort the upload on any failure so a
+        failed move leaves the source alone and nothing behind."""
+        chunk = max(self.settings.copy_chunk_size, -(-size // 10_000))
+        ranges = [(start, min(start + chunk, size) - 1) for start in range(0, size, chunk)]
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self._bucket, Key=dst_key, **self.settings.put_args
+        )["UploadId"]
+
+        def copy(number: int, first: int, last: int) -> dict[str, Any]:
+            response = self.client.upload_part_copy(
+                Bucket=self._bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": self._bucket, "Key": src_key},
+                CopySourceRange=f"bytes={first}-{last}",
+                CopySourceIfMatch=etag,
+            )
+            return {"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]}
+
+        try:
+            workers = min(self.settings.copy_concurrency, len(ranges))
+            with ThreadPoolExecutor(workers, thread_name_prefix="regstore-s3-copy") as pool:
+                futures = [
+                    pool.submit(copy, n, first, last)
+                    for n, (first, last) in enumerate(ranges, start=1)
+                ]
+                parts = [future.result() for future in futures]
+            self.client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=dst_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            self.abort_upload(dst_key, upload_id)
+            raise
+
+    def delete(self, path: str) -> None:
+        key = self.key(path)
+        prefix = key + "/"
+        found = False
+        first = True
+        start_after: str | None = None
+        while True:
+            # The first page leaves room for the key itself in its
+            # DeleteObjects: a file and a directory of one name both go.
+            args: dict[str, Any] = {
+                "Bucket": self._bucket,
+                "Prefix": prefix,
+                "MaxKeys": PAGE - 1 if first else PAGE,
+            }
+            if start_after is not None:
+                args["StartAfter"] = start_after
+            page = self.client.list_objects_v2(**args)
+            keys = [item["Key"] for item in page.get("Contents", ())]
+            if not keys:
+                break
+            found = True
+            self._delete_keys([key, *keys] if first else keys)
+            first = False
+            start_after = keys[-1]
+            if not page.get("IsTruncated"):
+                break
+        if found:
+            return
+        try:
+            self.client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as err:
+            if is_not_found(err):
+                raise PathNotFoundError(path) from err
+            raise
+        self.client.delete_object(Bucket=self._bucket, Key=key)
+
+    def _delete_keys(self, keys: Sequence[str]) -> None:
+        response = self.client.delete_objects(
+            Bucket=self._bucket,
+            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+        )
+        errors = response.get("Errors", ())
+        if errors:
+            shown = "; ".join(
+                f"{e.get('Key')}: {e.get('Code')} {e.get('Message', '')}".strip()
+                for e in errors[:5]
+            )
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise StorageDriverError(f"delete failed for {len(errors)} keys: {shown}{more}")
+
+    # -- redirects ----------------------------------------------------------
+
+    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        operation = "head_object" if method == "HEAD" else "get_object"
+        url = self._signer.generate_presigned_url(
+            operation,
+            Params={"Bucket": self._bucket, "Key": self.key(path)},
+            ExpiresIn=self.settings.redirect_expiry,
+            HttpMethod=method,
+        )
+        return str(url)

@@ -1,0 +1,128 @@
+"""A ranged, resuming GetObject stream.
+
+botocore retries a request until it has a response; a connection that breaks
+while the body streams is the caller's problem. The reader keeps its
+position and, on such a break, asks again from there with a `Range` and an
+`If-Match` on the first response's ETag, so it never returns bytes of two
+different versions of the object and never skips or repeats any.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from regstore import PathNotFoundError, StorageDriverError
+from regstore_s3.errors import STREAM_ERRORS, error_code, is_not_found
+
+__all__ = ["open_reader"]
+
+#: Resumes of one reader after broken streams, before it gives up.
+MAX_RESUMES = 10
+_BUFFER = 1024 * 1024
+
+
+class _RangeStream(io.RawIOBase):
+    def __init__(self, client: Any, bucket: str, key: str, path: str, offset: int) -> None:
+        super().__init__()
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._path = path
+        self._pos = offset
+        self._etag: str | None = None
+        self._end: int | None = None  # object size, once known
+        self._body: Any = None
+        self._resumes = 0
+        self._open()
+
+    def _open(self) -> None:
+        args: dict[str, Any] = {"Bucket": self._bucket, "Key": self._key}
+        if self._pos > 0:
+            # bytes=0- on an empty object is a 416 on AWS: no range from 0.
+            args["Range"] = f"bytes={self._pos}-"
+        if self._etag is not None:
+            args["IfMatch"] = self._etag
+        try:
+            response = self._client.get_object(**args)
+        except ClientError as err:
+            if is_not_found(err):
+                raise PathNotFoundError(self._path) from err
+            if error_code(err) == "InvalidRange":
+                # At or past the end: an empty stream (the object exists,
+                # or S3 would have said NoSuchKey).
+                self._end = self._pos
+                self._body = None
+                return
+            if error_code(err) in ("PreconditionFailed", "412") and self._etag is not None:
+                raise StorageDriverError(
+                    f"read {self._path}: the object changed while it was being read"
+                ) from err
+            raise
+        self._etag = response.get("ETag")
+        self._body = response["Body"]
+        self._end = self._pos + int(response.get("ContentLength", 0))
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            if self._body is None or self._end is None or self._pos >= self._end:
+                return 0
+            try:
+                chunk = self._body.read(len(view))
+            except STREAM_ERRORS as err:
+                self._resume(err)
+                continue
+            if not chunk:
+                # The body ended before its Content-Length: a cut response.
+                self._resume(None)
+                continue
+            n = len(chunk)
+            view[:n] = chunk
+            self._pos += n
+            return n
+
+    def readall(self) -> bytes:
+        parts: list[bytes] = []
+        remaining = None if self._end is None else self._end - self._pos
+        if remaining is not None and remaining > 0:
+            buffer = bytearray(remaining)
+            view = memoryview(buffer)
+            filled = 0
+            while filled < remaining:
+                n = self.readinto(view[filled:])
+                if n == 0:
+                    break
+                filled += n
+            parts.append(bytes(view[:filled]) if filled < remaining else bytes(buffer))
+        return b"".join(parts)
+
+    def _resume(self, err: BaseException | None) -> None:
+        self._close_body()
+        self._resumes += 1
+        if self._resumes > MAX_RESUMES:
+            raise StorageDriverError(
+                f"read {self._path}: the connection broke {self._resumes} times; giving up"
+            ) from err
+        self._open()
+
+    def _close_body(self) -> None:
+        if self._body is not None:
+            with contextlib.suppress(Exception):  # closing a broken stream may fail too
+                self._body.close()
+            self._body = None
+
+    def close(self) -> None:
+        self._close_body()
+        super().close()
+
+
+def open_reader(client: Any, bucket: str, key: str, path: str, offset: int) -> io.BufferedReader:
+    """A buffered stream of `key` from `offset`; `PathNotFoundError` if absent."""
+    return io.BufferedReader(_RangeStream(client, bucket, key, path, offset), _BUFFER)

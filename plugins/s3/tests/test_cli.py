@@ -1,0 +1,65 @@
+"""The command lines: `regstore check s3` against moto, and abort-uploads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import regstore
+from regstore_s3.cli import abort_uploads, parse_age
+
+
+@pytest.mark.slow
+def test_regstore_check_s3_passes_against_moto(moto_server: Any, bucket: str) -> None:
+    """The operator's line for an S3-compatible store (no region: the
+    driver falls back to us-east-1 for signing)."""
+    regstore_cli = Path(sys.executable).parent / "regstore"
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing-key")
+    result = subprocess.run(
+        [
+            str(regstore_cli),
+            "check",
+            "s3",
+            "-p",
+            f"bucket={bucket}",
+            "-p",
+            f"regionendpoint={moto_server.endpoint}",
+            "-p",
+            "forcepathstyle=true",
+            "-p",
+            "chunksize=5MiB",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    assert "passed" in result.stdout
+
+
+def test_abort_uploads_command(s3_params: dict[str, object], s3: Any) -> None:
+    driver = regstore.create("s3", s3_params)
+    writer = driver.writer("/abandoned")
+    writer.write(os.urandom(5 * (1 << 20) + 1))
+    writer.close()
+    args = [arg for key, value in s3_params.items() for arg in ("-p", f"{key}={value}")]
+    result = CliRunner().invoke(abort_uploads, [*args, "--older-than", "0s"])
+    assert result.exit_code == 0, result.output
+    assert "aborted 1 multipart upload" in result.output
+    assert "testing-secret-key" not in result.output
+    prefix = str(s3_params["rootdirectory"])
+    assert not s3.list_multipart_uploads(Bucket=s3_params["bucket"], Prefix=prefix).get("Uploads")
+
+
+def test_parse_age() -> None:
+    assert parse_age("36h").total_seconds() == 36 * 3600
+    assert parse_age("7d").days == 7
+    assert parse_age("90").total_seconds() == 90

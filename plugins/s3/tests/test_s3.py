@@ -1,0 +1,458 @@
+"""s3-specific behaviour: request counts, equal parts across close and
+resume, the hidden upload record, the 10,000-part limit, directories, move by
+multipart copy, and the abort of stale uploads. Each test has its own
+random rootdirectory in the session's moto bucket."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import regstore
+from regstore import PathNotFoundError, StorageDriver, StorageDriverError
+from regstore_s3.driver import HIDDEN_DIR
+from regstore_s3.writer import S3Writer
+
+MIB = 1 << 20
+PART = 5 * MIB
+
+Counter = Callable[[StorageDriver], Any]
+
+
+@pytest.fixture
+def driver(s3_params: dict[str, object]) -> StorageDriver:
+    return regstore.create("s3", s3_params)
+
+
+def _inner(driver: StorageDriver) -> Any:
+    """The S3Driver behind the factory's wrapper."""
+    assert isinstance(driver, regstore.ManagedDriver)
+    return driver.inner
+
+
+def _root(params: dict[str, object]) -> str:
+    return str(params["rootdirectory"])
+
+
+def _upload_of(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    uploads = [
+        u for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", ()) if u["Key"] == key
+    ]
+    assert len(uploads) == 1, uploads
+    return dict(uploads[0])
+
+
+def _part_sizes(s3: Any, bucket: str, key: str) -> list[int]:
+    upload = _upload_of(s3, bucket, key)
+    parts = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload["UploadId"]).get("Parts", ())
+    return [int(p["Size"]) for p in sorted(parts, key=lambda p: p["PartNumber"])]
+
+
+def _all_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", ())]
+    return keys
+
+
+# -- request counts -----------------------------------------------------------
+
+
+def test_stat_and_put_content_cost_one_request(
+    driver: StorageDriver, count_requests: Counter
+) -> None:
+    counter = count_requests(driver)
+    driver.put_content("/dir/file", b"x" * 100)
+    assert counter.total == 1
+    assert counter.counts["PutObject"] == 1
+    counter.reset()
+    info = driver.stat("/dir/file")
+    assert (info.size, info.is_dir) == (100, False)
+    assert counter.total == 1
+    assert counter.counts["HeadObject"] == 1
+    driver.delete("/dir")
+
+
+def _fill(driver: StorageDriver, count: int) -> list[str]:
+    paths = [f"/many/d{i % 7}/f{i:05d}" for i in range(count)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda p: driver.put_content(p, b"."), paths))
+    return paths
+
+
+@pytest.mark.slow
+def test_walk_and_delete_of_2500_keys_are_paginated_listings(
+    driver: StorageDriver, count_requests: Counter
+) -> None:
+    paths = _fill(driver, 2500)
+    counter = count_requests(driver)
+    walked = list(driver.walk("/many"))
+    files = [info.path for info in walked if not info.is_dir]
+    assert sorted(files) == sorted(paths)
+    assert len(walked) == 2500 + 7
+    assert counter.counts["ListObjectsV2"] <= math.ceil(2500 / 1000) + 1
+    assert counter.total == counter.counts["ListObjectsV2"]
+
+    counter.reset()
+    driver.delete("/many")
+    assert counter.counts["ListObjectsV2"] <= 3
+    assert counter.counts["DeleteObjects"] <= 3
+    assert counter.total == counter.counts["ListObjectsV2"] + counter.counts["DeleteObjects"]
+    assert driver.list("/") == []
+
+
+# -- the writer ----------------------------------------------------------------
+
+
+def test_parts_are_exactly_chunksize_across_close_and_resume(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    bucket, key = str(s3_params["bucket"]), f"{_root(s3_params)}/blob"
+    data = os.urandom(3 * PART + 12345)
+    writer = driver.writer("/blob")
+    writer.write(data[: PART + 7])  # one part and a 7-byte tail
+    writer.close()
+    assert _part_sizes(s3, bucket, key) == [PART]
+
+    # Resume in a new driver instance (as a new process would).
+    writer = regstore.create("s3", s3_params).writer("/blob", append=True)
+    assert writer.size == PART + 7
+    writer.write(data[PART + 7 : 2 * PART + 3 * MIB])
+    writer.close()
+    assert _part_sizes(s3, bucket, key) == [PART, PART]
+
+    writer = driver.writer("/blob", append=True)
+    assert writer.size == 2 * PART + 3 * MIB
+    writer.write(data[2 * PART + 3 * MIB :])
+    writer.commit()
+    assert hashlib.sha256(driver.get_content("/blob")).digest() == hashlib.sha256(data).digest()
+    # Nothing of the upload is left: no multipart upload, no record.
+    uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=_root(s3_params)).get("Uploads")
+    assert not uploads
+    assert _all_keys(s3, bucket, _root(s3_params) + "/") == [key]
+    driver.delete("/blob")
+
+
+def test_resume_keeps_the_upload_part_size_when_chunksize_changes(
+    s3_params: dict[str, object], s3: Any
+) -> None:
+    bucket, key = str(s3_params["bucket"]), f"{_root(s3_params)}/blob"
+    first = regstore.create("s3", s3_params)
+    data = os.urandom(3 * PART + 5)
+    writer = first.writer("/blob")
+    writer.write(data[: PART + 1])
+    writer.close()
+    bigger = regstore.create("s3", dict(s3_params, chunksize=6 * MIB))
+    writer = bigger.writer("/blob", append=True)
+    assert writer.size == PART + 1
+    writer.write(data[PART + 1 :])
+    writer.close()
+    assert _part_sizes(s3, bucket, key) == [PART, PART, PART]
+    writer = bigger.writer("/blob", append=True)
+    writer.commit()
+    assert bigger.get_content("/blob") == data
+    bigger.delete("/blob")
+
+
+def test_resume_pages_through_list_parts(
+    driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner: Any = _inner(driver)
+    monkeypatch.setattr(inner, "list_parts_page", 2)  # 4 parts: two pages
+    data = os.urandom(4 * PART + 99)
+    writer = driver.writer("/paged")
+    writer.write(data)
+    writer.close()
+    writer = driver.writer("/paged", append=True)
+    assert writer.size == len(data)
+    writer.commit()
+    assert driver.get_content("/paged") == data
+    driver.delete("/paged")
+
+
+def test_upload_record_is_invisible(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    writer = driver.writer("/a/upload")
+    writer.write(b"tail bytes")
+    writer.close()
+    record = f"{_root(s3_params)}/{HIDDEN_DIR}/a/upload"
+    assert _all_keys(s3, str(s3_params["bucket"]), record) == [record]
+    assert driver.list("/") == []
+    assert list(driver.walk("/")) == []
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/a")
+    with pytest.raises(PathNotFoundError):
+        driver.get_content("/a/upload")
+    writer = driver.writer("/a/upload", append=True)
+    assert writer.size == len(b"tail bytes")
+    writer.cancel()
+    assert _all_keys(s3, str(s3_params["bucket"]), _root(s3_params) + "/") == []
+
+
+def test_more_than_max_parts_fails_early_naming_chunksize(
+    driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(S3Writer, "max_parts", 2)
+    writer = driver.writer("/huge")
+    writer.write(b"\0" * (2 * PART))
+    with pytest.raises(StorageDriverError, match="chunksize") as info:
+        writer.write(b"\0")
+    assert "s3" in str(info.value)
+    assert writer.size == 2 * PART
+    writer.cancel()
+
+
+def test_zero_byte_commit(driver: StorageDriver) -> None:
+    writer = driver.writer("/empty")
+    writer.commit()
+    assert driver.get_content("/empty") == b""
+    assert driver.stat("/empty").size == 0
+    driver.delete("/empty")
+
+
+def test_new_writer_replaces_an_earlier_upload(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    writer = driver.writer("/x")
+    writer.write(os.urandom(PART + 1))
+    writer.close()
+    writer = driver.writer("/x")
+    assert writer.size == 0
+    uploads = s3.list_multipart_uploads(Bucket=s3_params["bucket"], Prefix=_root(s3_params))
+    assert not uploads.get("Uploads")
+    writer.write(b"new")
+    writer.commit()
+    assert driver.get_content("/x") == b"new"
+    driver.delete("/x")
+
+
+# -- directories ---------------------------------------------------------------
+
+
+def test_a_prefix_without_slash_is_no_directory(driver: StorageDriver) -> None:
+    driver.put_content("/ab", b"1")
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/a")
+    with pytest.raises(PathNotFoundError):
+        driver.list("/a")
+    with pytest.raises(PathNotFoundError):
+        driver.delete("/a")
+    assert driver.get_content("/ab") == b"1"
+    driver.delete("/ab")
+
+
+def test_directory_marker_objects_are_not_entries(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    s3.put_object(Bucket=bucket, Key=f"{root}/d/", Body=b"")  # as consoles create them
+    driver.put_content("/d/f", b"1")
+    assert driver.list("/d") == ["/d/f"]
+    assert [i.path for i in driver.walk("/")] == ["/d", "/d/f"]
+    driver.delete("/d")
+    assert _all_keys(s3, bucket, root + "/") == []
+
+
+def test_walk_resumes_after_a_directory_in_key_order(driver: StorageDriver) -> None:
+    for path in ("/a-c", "/a/b", "/a/d/e", "/b"):
+        driver.put_content(path, b"x")
+    order = [i.path for i in driver.walk("/")]
+    # Key order: "a-c" < "a/" (a's contents) < "b".
+    assert order == ["/a-c", "/a", "/a/b", "/a/d", "/a/d/e", "/b"]
+    for index, done in enumerate(order):
+        assert [i.path for i in driver.walk("/", start_after=done)] == order[index + 1 :]
+    driver.delete("/a")
+    driver.delete("/a-c")
+    driver.delete("/b")
+
+
+# -- move ----------------------------------------------------------------------
+
+
+def test_move_above_threshold_uses_multipart_copy(
+    s3_params: dict[str, object], s3: Any, count_requests: Counter
+) -> None:
+    driver = regstore.create(
+        "s3",
+        dict(s3_params, multipartcopythresholdsize=PART, multipartcopychunksize=PART),
+    )
+    data = os.urandom(2 * PART + 17)
+    driver.put_content("/src", data)
+    counter = count_requests(driver)
+    driver.move("/src", "/dst")
+    assert counter.counts["UploadPartCopy"] == 3
+    assert counter.counts["CopyObject"] == 0
+    assert driver.get_content("/dst") == data
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/src")
+    uploads = s3.list_multipart_uploads(Bucket=s3_params["bucket"], Prefix=_root(s3_params))
+    assert not uploads.get("Uploads")
+    driver.delete("/dst")
+
+
+def test_failed_move_leaves_the_source(driver: StorageDriver) -> None:
+    driver.put_content("/keep", b"data")
+    inner: Any = _inner(driver)
+    original = inner.client.copy_object
+
+    def failing(**kwargs: Any) -> Any:
+        raise ConnectionError("injected")
+
+    inner.client.copy_object = failing
+    try:
+        with pytest.raises(StorageDriverError):
+            driver.move("/keep", "/moved")
+    finally:
+        inner.client.copy_object = original
+    assert driver.get_content("/keep") == b"data"
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/moved")
+    driver.delete("/keep")
+
+
+# -- stale uploads -------------------------------------------------------------
+
+
+def test_abort_stale_uploads(driver: StorageDriver, s3: Any, s3_params: dict[str, object]) -> None:
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    writer = driver.writer("/old")
+    writer.write(os.urandom(PART + 3))
+    writer.close()
+    inner: Any = _inner(driver)
+    assert inner.abort_stale_uploads(dt.timedelta(hours=1)) == 0
+    assert s3.list_multipart_uploads(Bucket=bucket, Prefix=root).get("Uploads")
+    assert inner.abort_stale_uploads(dt.timedelta(0)) == 1
+    assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=root).get("Uploads")
+    assert _all_keys(s3, bucket, root + "/") == []  # the record went too
+
+
+# -- parameters, secrets, laziness ----------------------------------------------
+
+
+def test_parameters_map_to_botocore_config(s3_params: dict[str, object]) -> None:
+    driver = regstore.create(
+        "s3",
+        dict(
+            s3_params,
+            retrymode="adaptive",
+            maxattempts="7",
+            useragent="my-registry/1.0",
+            v4auth="true",
+            uploadconcurrency=3,
+            readtimeout=12,
+        ),
+    )
+    config = _inner(driver).client.meta.config
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 7}
+    assert config.s3["addressing_style"] == "path"
+    assert config.user_agent_extra == "my-registry/1.0"
+    assert config.signature_version == "s3v4"
+    assert config.read_timeout == 12
+    assert config.max_pool_connections >= 3
+
+
+def test_bad_parameters_name_the_key(s3_params: dict[str, object]) -> None:
+    with pytest.raises(regstore.InvalidParameterError, match="chunksize"):
+        regstore.create("s3", dict(s3_params, chunksize="1MiB"))
+    with pytest.raises(regstore.InvalidParameterError, match="storageclass"):
+        regstore.create("s3", dict(s3_params, storageclass="COLD"))
+    with pytest.raises(regstore.InvalidParameterError, match="bucket"):
+        regstore.create("s3", {"regionendpoint": "http://127.0.0.1:1"})
+
+
+def test_secrets_never_in_repr_or_errors(s3_params: dict[str, object]) -> None:
+    secret = "Sup3rSecretValue"
+    driver = regstore.create("s3", dict(s3_params, secretkey=secret, sessiontoken="tok-" + secret))
+    assert secret not in repr(driver)
+    with pytest.raises(regstore.InvalidParameterError) as info:
+        regstore.create("s3", dict(s3_params, secretkey=["hidden-" + secret]))
+    assert secret not in str(info.value)
+    unreachable = regstore.create(
+        "s3",
+        dict(
+            s3_params,
+            secretkey=secret,
+            regionendpoint="http://127.0.0.1:1",
+            maxattempts=1,
+            connecttimeout=0.5,
+        ),
+    )
+    with pytest.raises(StorageDriverError) as failure:
+        unreachable.get_content("/x")
+    assert secret not in str(failure.value)
+    assert "s3" in str(failure.value)
+
+
+def test_listing_drivers_imports_no_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, regstore; names = [d.name for d in regstore.drivers()];"
+        "import regstore_s3.plugin;"
+        "assert 's3' in names, names;"
+        "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_redirect_url_is_signed_for_redirectendpoint(s3_params: dict[str, object]) -> None:
+    driver = regstore.create(
+        "s3", dict(s3_params, redirectendpoint="http://127.0.0.1:9", redirectexpiry=60)
+    )
+    url = driver.redirect_url("/x", "HEAD")
+    assert url is not None
+    assert url.startswith("http://127.0.0.1:9/")
+    assert "X-Amz-Expires=60" in url
+
+
+def test_writer_memory_stays_within_chunksize_times_concurrency_plus_one(
+    s3_params: dict[str, object],
+) -> None:
+    import tracemalloc
+
+    driver = regstore.create("s3", dict(s3_params, uploadconcurrency=2))
+    block = os.urandom(MIB)
+    writer = driver.writer("/bounded")
+    tracemalloc.start()
+    try:
+        for _ in range(40):  # 40 MiB through 5 MiB parts
+            writer.write(block)
+        writer.commit()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= PART * (2 + 1) + 4 * MIB, f"peak {peak / MIB:.1f} MiB"
+    assert driver.stat("/bounded").size == 40 * MIB
+    driver.delete("/bounded")
+
+
+def test_empty_rootdirectory_hides_the_records_at_the_bucket_root(
+    s3_params: dict[str, object], s3: Any
+) -> None:
+    bucket = f"regstore-root-{os.urandom(4).hex()}"
+    s3.create_bucket(Bucket=bucket)
+    driver = regstore.create("s3", dict(s3_params, bucket=bucket, rootdirectory=""))
+    writer = driver.writer("/pending")
+    writer.write(b"abc")
+    writer.close()
+    driver.put_content("/zzz", b"1")
+    assert _all_keys(s3, bucket, "") == ["zzz", f"{HIDDEN_DIR}/pending"]  # "~" sorts last
+    assert driver.list("/") == ["/zzz"]
+    assert [i.path for i in driver.walk("/")] == ["/zzz"]
+    driver.delete("/zzz")
+    assert driver.list("/") == []
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/")
+    writer = driver.writer("/pending", append=True)
+    assert writer.size == 3
+    writer.cancel()
+    assert _all_keys(s3, bucket, "") == []
