@@ -70,7 +70,10 @@ requirements+=(${PIP_EXTRA:-})
 
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install -qq "${requirements[@]}"
+# Constrained by the development pins, so a run installs the same versions of
+# pluggy, click, pytest and the rest every time (the packages' own ranges
+# still decide what is allowed; the pins only choose within them).
+"$venv/bin/python" -m pip install -qq -c "$repo/requirements/dev.txt" "${requirements[@]}"
 
 # Run from inside the environment: nothing of the repository is importable.
 cd "$venv"

@@ -51,7 +51,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "regstore, version 0.1.0" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [[], ["drivers"], ["check"], ["bench"]])
+@pytest.mark.parametrize("command", [[], ["drivers"], ["check"], ["bench"], ["purge-uploads"]])
 def test_help_everywhere(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -278,3 +278,14 @@ def test_bench_filesystem_root_cleaned_up(
     out = capsys.readouterr().out
     assert "2 passed, 0 failed" in out
     assert list(base.iterdir()) == []  # the random regstore-bench-<hex> root is gone
+
+
+def test_purge_uploads_unsupported_driver(capsys: pytest.CaptureFixture[str]) -> None:
+    """inmemory keeps no uploads that outlive it: a clear refusal, exit 2."""
+    assert main(["purge-uploads", "inmemory", "--older-than", "1h"]) == 2
+    assert "keeps no uploads" in capsys.readouterr().err
+
+
+def test_purge_uploads_rejects_bad_age(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["purge-uploads", "inmemory", "--older-than", "soon"]) == 2
+    assert "'soon' is not an age" in capsys.readouterr().err

@@ -3,6 +3,7 @@
     regstore drivers [--json]
     regstore check NAME [-p key=value ...] [--full] [-k EXPR] [-x]
     regstore bench NAME [-p key=value ...] [--size SIZE] [--quick | --full] [--json]
+    regstore purge-uploads NAME [-p key=value ...] [--older-than AGE]
 
 `main(argv)` is the programmatic entry (and the console script's): it
 returns the exit status instead of exiting, so tests call it directly.
@@ -11,7 +12,9 @@ Parameter values that are secrets are never printed (`regstore.redact`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -21,7 +24,7 @@ import click
 from regstore import __version__
 from regstore._cli_table import format_bytes, format_table
 from regstore.driver import Capabilities
-from regstore.errors import DriverNotFoundError, RegstoreError
+from regstore.errors import DriverNotFoundError, RegstoreError, UnsupportedMethodError
 from regstore.factory import DriverInfo, DriverRegistry, default_registry
 from regstore.params import coerce_params, redact
 from regstore.testing.benchmarks import Mode
@@ -374,6 +377,55 @@ def bench(
 
 
 # -- entry -------------------------------------------------------------------
+
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_AGE_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.timedelta:
+    """ "90m", "36h", "7d", "2w" or plain seconds."""
+    match = _AGE.fullmatch(value)
+    if not match:
+        raise click.BadParameter(
+            f"{value!r} is not an age such as 36h, 7d or 2w", ctx=ctx, param=param
+        )
+    return dt.timedelta(seconds=float(match.group(1)) * _AGE_SECONDS[match.group(2)])
+
+
+@cli.command("purge-uploads")
+@click.argument("name")
+@_param_option
+@click.option(
+    "--older-than",
+    default="7d",
+    show_default=True,
+    callback=_parse_age,
+    help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w.",
+)
+@click.pass_context
+def purge_uploads(
+    ctx: click.Context, name: str, params: dict[str, str], older_than: dt.timedelta
+) -> None:
+    """Discard abandoned uploads of driver NAME.
+
+    An upload that was closed but never committed or cancelled stays in the
+    store, invisible, until someone resumes it; on S3 its parts are billed.
+    Run this periodically with an age longer than any upload may pause.
+    """
+    registry = default_registry()
+    status = _check_driver(registry, name, params)
+    if status is not None:
+        ctx.exit(status)
+    try:
+        count = registry.create(name, params).purge_uploads(older_than)
+    except UnsupportedMethodError:
+        click.echo(f"error: driver {name!r} keeps no uploads that could be abandoned", err=True)
+        ctx.exit(EXIT_CONFIG)
+    except RegstoreError as err:
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(1)
+    click.echo(f"{name}: purged {count} upload(s) untouched for {older_than}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

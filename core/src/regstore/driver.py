@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, Literal, Self
 
+from regstore.errors import UnsupportedMethodError
+
 __all__ = [
     "API_VERSION",
     "Buffer",
@@ -166,6 +168,16 @@ class StorageDriver(abc.ABC):
         """A credential-free URL to fetch `path` with `method`, or None when
         the driver cannot redirect (the default)."""
         return None
+
+    def purge_uploads(self, older_than: dt.timedelta) -> int:
+        """Discard uploads that were neither committed nor cancelled and were
+        last touched (opened or closed) longer ago than `older_than`; returns
+        how many. Abandoned uploads are invisible and never expire on their
+        own (an S3 bucket bills for their parts), so an operator runs this
+        periodically, like distribution's upload purging. Drivers whose
+        uploads cannot be abandoned (inmemory) keep the default, which raises
+        `UnsupportedMethodError`."""
+        raise UnsupportedMethodError("purge_uploads")
 
     def walk(
         self,

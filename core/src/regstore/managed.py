@@ -9,6 +9,7 @@ hook around every call.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -177,6 +178,16 @@ class ManagedDriver(StorageDriver):
             )
         return self._guard.call(
             "redirect_url", path, lambda: self._inner.redirect_url(path, method=method)
+        )
+
+    def purge_uploads(self, older_than: dt.timedelta) -> int:
+        if not isinstance(older_than, dt.timedelta) or older_than < dt.timedelta(0):
+            raise StorageDriverError(
+                f"purge_uploads: older_than must be a non-negative timedelta, not {older_than!r}",
+                driver_name=self.name,
+            )
+        return self._guard.call(
+            "purge_uploads", None, lambda: self._inner.purge_uploads(older_than)
         )
 
     def walk(

@@ -169,11 +169,11 @@ def test_purge_uploads(driver: StorageDriver, root: Path) -> None:
     writer = driver.writer("/stale")
     writer.write(b"x")
     writer.close()
-    assert driver.purge_uploads(dt.timedelta(hours=1)) == []  # type: ignore[attr-defined]
+    assert driver.purge_uploads(dt.timedelta(hours=1)) == 0
     old = 1_000_000_000
     for entry in staging_dir(root, "/stale").iterdir():
         os.utime(entry, (old, old))
-    assert driver.purge_uploads(dt.timedelta(hours=1)) == ["/stale"]  # type: ignore[attr-defined]
+    assert driver.purge_uploads(dt.timedelta(hours=1)) == 1
     with pytest.raises(PathNotFoundError):
         driver.writer("/stale", append=True)
 
@@ -232,3 +232,20 @@ def test_resume_after_sigkill_in_a_new_process(root: Path) -> None:
     assert hashlib.sha256(content).hexdigest() == hashlib.sha256(part1 + part3).hexdigest()
     assert driver.list("/") == ["/blobs"]
     assert not (root / STAGING_DIR).exists()
+
+
+def test_purge_uploads_command(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`regstore purge-uploads filesystem` discards what the method would."""
+    from regstore.cli import main
+
+    driver = regstore.create("filesystem", {"rootdirectory": str(root)})
+    writer = driver.writer("/abandoned")
+    writer.write(b"x")
+    writer.close()
+    args = ["purge-uploads", "filesystem", "-p", f"rootdirectory={root}"]
+    assert main([*args, "--older-than", "1h"]) == 0
+    assert "purged 0 upload(s)" in capsys.readouterr().out
+    assert main([*args, "--older-than", "0s"]) == 0
+    assert "purged 1 upload(s)" in capsys.readouterr().out
+    with pytest.raises(PathNotFoundError):
+        driver.writer("/abandoned", append=True)

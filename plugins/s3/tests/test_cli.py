@@ -1,4 +1,4 @@
-"""The command lines: `regstore check s3` against moto, and abort-uploads."""
+"""The command lines: `regstore check s3` against moto, and purge-uploads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import regstore
-from regstore_s3.cli import abort_uploads, parse_age
+from regstore.cli import cli
 
 
 @pytest.mark.slow
@@ -45,21 +45,15 @@ def test_regstore_check_s3_passes_against_moto(moto_server: Any, bucket: str) ->
     assert "passed" in result.stdout
 
 
-def test_abort_uploads_command(s3_params: dict[str, object], s3: Any) -> None:
+def test_purge_uploads_command(s3_params: dict[str, object], s3: Any) -> None:
     driver = regstore.create("s3", s3_params)
     writer = driver.writer("/abandoned")
     writer.write(os.urandom(5 * (1 << 20) + 1))
     writer.close()
     args = [arg for key, value in s3_params.items() for arg in ("-p", f"{key}={value}")]
-    result = CliRunner().invoke(abort_uploads, [*args, "--older-than", "0s"])
+    result = CliRunner().invoke(cli, ["purge-uploads", "s3", *args, "--older-than", "0s"])
     assert result.exit_code == 0, result.output
-    assert "aborted 1 multipart upload" in result.output
+    assert "purged 1 upload" in result.output
     assert "testing-secret-key" not in result.output
     prefix = str(s3_params["rootdirectory"])
     assert not s3.list_multipart_uploads(Bucket=s3_params["bucket"], Prefix=prefix).get("Uploads")
-
-
-def test_parse_age() -> None:
-    assert parse_age("36h").total_seconds() == 36 * 3600
-    assert parse_age("7d").days == 7
-    assert parse_age("90").total_seconds() == 90

@@ -321,15 +321,17 @@ def test_failed_move_leaves_the_source(driver: StorageDriver) -> None:
 # -- stale uploads -------------------------------------------------------------
 
 
-def test_abort_stale_uploads(driver: StorageDriver, s3: Any, s3_params: dict[str, object]) -> None:
+def test_purge_uploads_aborts_stale_multipart_uploads(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
     bucket, root = str(s3_params["bucket"]), _root(s3_params)
     writer = driver.writer("/old")
     writer.write(os.urandom(PART + 3))
     writer.close()
     inner: Any = _inner(driver)
-    assert inner.abort_stale_uploads(dt.timedelta(hours=1)) == 0
+    assert inner.purge_uploads(dt.timedelta(hours=1)) == 0
     assert s3.list_multipart_uploads(Bucket=bucket, Prefix=root).get("Uploads")
-    assert inner.abort_stale_uploads(dt.timedelta(0)) == 1
+    assert inner.purge_uploads(dt.timedelta(0)) == 1
     assert not s3.list_multipart_uploads(Bucket=bucket, Prefix=root).get("Uploads")
     assert _all_keys(s3, bucket, root + "/") == []  # the record went too
 

@@ -321,8 +321,7 @@ class FilesystemDriver(StorageDriver):
 
     # -- driver-specific ----------------------------------------------------
 
-    def purge_uploads(self, older_than: dt.timedelta) -> builtins.list[str]:
+    def purge_uploads(self, older_than: dt.timedelta) -> int:
         """Remove staged uploads untouched for `older_than` (abandoned
-        uploads are never published, so nothing else ever removes them);
-        returns the store paths they were bound for, where recorded."""
-        return self._uploads.purge(older_than.total_seconds())
+        uploads are never published, so nothing else ever removes them)."""
+        return len(self._uploads.purge(older_than.total_seconds()))

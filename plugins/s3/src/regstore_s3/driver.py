@@ -38,6 +38,7 @@ from regstore.paths import ROOT, join_key
 from regstore.walk import walk_listing
 from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
+from regstore_s3.plugin import SPEC
 from regstore_s3.reader import open_reader
 from regstore_s3.writer import META_PART_SIZE, META_PARTS, META_UPLOAD, ResumeState, S3Writer
 
@@ -60,7 +61,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 class S3Driver(StorageDriver):
     """See the module docstring."""
 
-    capabilities = Capabilities(redirect=True, persistent=True, walk_order="key")
+    capabilities = SPEC.capabilities or Capabilities()
 
     def __init__(self, client: Any, signer: Any, settings: Settings) -> None:
         self.client = client
@@ -343,7 +344,7 @@ class S3Driver(StorageDriver):
         """Remove the record of a closed upload (absent is fine)."""
         self.client.delete_object(Bucket=self._bucket, Key=self.record_key(path))
 
-    def abort_stale_uploads(self, older_than: dt.timedelta) -> int:
+    def purge_uploads(self, older_than: dt.timedelta) -> int:
         """Abort multipart uploads under the root untouched for `older_than`
         (S3 bills for their parts) and delete their records; returns how
         many uploads were aborted. An upload's last activity is the later of

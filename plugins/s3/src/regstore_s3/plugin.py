@@ -8,7 +8,7 @@ botocore's retry mode and attempts, timeouts and the redirect expiry.
 
 from __future__ import annotations
 
-from regstore import API_VERSION, DriverSpec, Parameter, hookimpl
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
 from regstore.hooks import DriverRegistrar
 
 __all__ = ["MAX_CHUNK_SIZE", "MIN_CHUNK_SIZE", "PARAMETERS", "SPEC"]
@@ -188,6 +188,8 @@ SPEC = DriverSpec(
     factory="regstore_s3.driver:S3Driver.from_parameters",
     parameters=PARAMETERS,
     api_version=API_VERSION,
+    # Stated here so `regstore drivers` can list them without importing boto3.
+    capabilities=Capabilities(redirect=True, persistent=True, walk_order="key"),
     summary="Amazon S3 and S3-compatible stores (R2, MinIO, Ceph RGW, OSS) via boto3",
 )
 
