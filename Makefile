@@ -111,12 +111,18 @@ run: $(STAMP)  ## check and benchmark the filesystem driver in a temporary direc
 	printf '\n\033[1m==== regstore bench filesystem --quick ====\033[0m\n'; \
 	$(BIN)/regstore bench filesystem -p rootdirectory=$$tmp/bench --quick
 
-bench: $(STAMP)  ## run benchmarks/*.py (filesystem first)
-	@for script in $(filter benchmarks/filesystem.py,$(wildcard benchmarks/*.py)) \
-	               $(filter-out benchmarks/filesystem.py benchmarks/_%,$(wildcard benchmarks/*.py)); do \
-	    printf '\n\033[1m==== %s ====\033[0m\n' "$$script"; \
-	    $(BIN)/python $$script; \
-	done
+S3FS_VENV := .venvs/bench-s3fs
+
+$(S3FS_VENV)/.synced: requirements/bench-s3fs.txt
+	rm -rf $(S3FS_VENV) && $(PYTHON) -m venv $(S3FS_VENV)
+	$(S3FS_VENV)/bin/python -m pip install -qq -r requirements/bench-s3fs.txt
+	touch $@
+
+bench: $(STAMP) $(S3FS_VENV)/.synced  ## filesystem and s3 benchmarks, figures against baselines
+	@printf '\n\033[1m==== benchmarks/filesystem.py ====\033[0m\n'
+	$(BIN)/python benchmarks/filesystem.py
+	@printf '\n\033[1m==== benchmarks/s3.py (moto) ====\033[0m\n'
+	$(BIN)/python benchmarks/s3.py --size 1GiB --s3fs-python $(S3FS_VENV)/bin/python
 
 new-plugin:  ## NAME=x [DEST=dir]: a new driver package from plugins/_template
 	@test -n "$(NAME)" || { echo "usage: make new-plugin NAME=x [DEST=dir]" >&2; exit 2; }
