@@ -37,6 +37,10 @@ class Settings:
     copy_threshold: int
     upload_concurrency: int
     redirect_expiry: int
+    #: "CRC32" with `checksums=when_supported`: multipart uploads then carry
+    #: a checksum per part and a composite one (as boto3's TransferManager
+    #: sends them), which the store verifies; None otherwise.
+    checksum_algorithm: str | None
     #: Extra arguments of every request that creates an object (PutObject,
     #: CreateMultipartUpload, CopyObject): storage class, ACL, encryption.
     put_args: dict[str, str]
@@ -65,6 +69,7 @@ class Settings:
             copy_threshold=params["multipartcopythresholdsize"],
             upload_concurrency=params["uploadconcurrency"],
             redirect_expiry=params["redirectexpiry"],
+            checksum_algorithm="CRC32" if params["checksums"] == "when_supported" else None,
             put_args=put_args,
         )
 
@@ -95,11 +100,12 @@ def make_config(params: dict[str, Any], region: str) -> Config:
         max_pool_connections=pool,
         connect_timeout=params["connecttimeout"],
         read_timeout=params["readtimeout"],
-        # S3-compatible stores (R2, older MinIO and Ceph) reject the CRC
-        # trailers botocore sends by default since 1.36; checksums are sent
-        # where the API requires them (DeleteObjects) and not otherwise.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
+        # S3-compatible stores (R2, OSS, older MinIO and Ceph) reject the CRC
+        # trailers botocore sends by default since 1.36, so by default
+        # checksums are sent where the API requires them (DeleteObjects);
+        # `checksums=when_supported` restores botocore's default.
+        request_checksum_calculation=params["checksums"],
+        response_checksum_validation=params["checksums"],
     )
 
 

@@ -40,7 +40,14 @@ from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
 from regstore_s3.plugin import SPEC
 from regstore_s3.reader import open_reader
-from regstore_s3.writer import META_PART_SIZE, META_PARTS, META_UPLOAD, ResumeState, S3Writer
+from regstore_s3.writer import (
+    META_PART_SIZE,
+    META_PARTS,
+    META_UPLOAD,
+    ResumeState,
+    S3Writer,
+    completed_part,
+)
 
 __all__ = ["HIDDEN_DIR", "S3Driver"]
 
@@ -251,13 +258,13 @@ class S3Driver(StorageDriver):
             if upload_id is None:
                 return ResumeState(None, part_size, {}, tail)
             try:
-                etags = self._closed_parts(path, key, upload_id, count, part_size)
+                parts = self._closed_parts(path, key, upload_id, count, part_size)
             except ClientError as err:
                 if not is_no_such_upload(err):
                     raise
                 self.delete_record(path)  # the upload was aborted or completed
             else:
-                return ResumeState(upload_id, part_size, etags, tail)
+                return ResumeState(upload_id, part_size, parts, tail)
         try:
             head = self.client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as err:
@@ -293,9 +300,10 @@ class S3Driver(StorageDriver):
 
     def _closed_parts(
         self, path: str, key: str, upload_id: str, count: int, part_size: int
-    ) -> dict[int, str]:
-        """The ETags of parts 1..count, each checked to be `part_size` bytes."""
-        etags: dict[int, str] = {}
+    ) -> dict[int, dict[str, str]]:
+        """Parts 1..count as Complete lists them, each checked to be
+        `part_size` bytes."""
+        parts: dict[int, dict[str, str]] = {}
         paginator = self.client.get_paginator("list_parts")
         pages = paginator.paginate(
             Bucket=self._bucket,
@@ -313,13 +321,13 @@ class S3Driver(StorageDriver):
                         f"resume {path}: part {number} has {part['Size']} bytes, "
                         f"not the upload's part size {part_size}"
                     )
-                etags[number] = str(part["ETag"])
-        missing = [n for n in range(1, count + 1) if n not in etags]
+                parts[number] = completed_part(part)
+        missing = [n for n in range(1, count + 1) if n not in parts]
         if missing:
             raise StorageDriverError(
                 f"resume {path}: parts {missing[:5]} of the upload are missing"
             )
-        return etags
+        return parts
 
     #: Parts per ListParts page (S3's maximum; tests lower it to prove paging).
     list_parts_page = PAGE

@@ -145,6 +145,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         "chunksize x (uploadconcurrency + 1)",
     ),
     Parameter(
+        "checksums",
+        "choice",
+        default="when_required",
+        choices=("when_required", "when_supported"),
+        help=(
+            "botocore's request_checksum_calculation and response_checksum_validation: "
+            "when_supported adds CRC32 integrity checksums to every upload and download "
+            "(AWS S3 and recent MinIO accept them); when_required, the default, sends them "
+            "only where the API demands, since R2, Alibaba OSS and older Ceph/MinIO "
+            "reject botocore's checksum trailers"
+        ),
+    ),
+    Parameter(
         "retrymode",
         "choice",
         default="standard",

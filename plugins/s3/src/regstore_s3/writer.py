@@ -33,7 +33,7 @@ from regstore_s3.errors import is_no_such_upload, is_not_found
 if TYPE_CHECKING:
     from regstore_s3.driver import S3Driver
 
-__all__ = ["MAX_PARTS", "ResumeState", "S3Writer"]
+__all__ = ["MAX_PARTS", "ResumeState", "S3Writer", "completed_part"]
 
 #: S3's limit on the parts of one upload.
 MAX_PARTS = 10_000
@@ -48,8 +48,20 @@ class ResumeState:
 
     upload_id: str | None
     part_size: int
-    etags: dict[int, str] = field(default_factory=dict)  # parts 1..n
+    #: Parts 1..n as CompleteMultipartUpload lists them: ETag, and the
+    #: part's checksum when the upload has a checksum algorithm.
+    parts: dict[int, dict[str, str]] = field(default_factory=dict)
     tail: bytes = b""
+
+
+def completed_part(part: dict[str, object]) -> dict[str, str]:
+    """A part as CompleteMultipartUpload lists it, from an UploadPart
+    response or a ListParts entry: its ETag and any checksum it carries."""
+    entry = {"ETag": str(part["ETag"])}
+    for name, value in part.items():
+        if name.startswith("Checksum") and name != "ChecksumType" and value:
+            entry[name] = str(value)
+    return entry
 
 
 class S3Writer(FileWriter):
@@ -66,8 +78,9 @@ class S3Writer(FileWriter):
         self._record_key = driver.record_key(path)
         self._upload_id = state.upload_id
         self._part_size = state.part_size
-        self._etags: dict[int, str] = dict(state.etags)
-        self._next_part = len(state.etags) + 1
+        self._parts: dict[int, dict[str, str]] = dict(state.parts)
+        self._next_part = len(state.parts) + 1
+        self._checksum = driver.settings.checksum_algorithm
         self._buffer = bytearray(state.part_size)
         self._buffer[: len(state.tail)] = state.tail
         self._filled = len(state.tail)
@@ -168,7 +181,7 @@ class S3Writer(FileWriter):
             del self._buffer[self._filled :]  # shrink in place: the final, short part
             self._upload_part(self._next_part, self._buffer)
             self._next_part += 1
-        parts = [{"PartNumber": n, "ETag": self._etags[n]} for n in range(1, self._next_part)]
+        parts = [{"PartNumber": n, **self._parts[n]} for n in range(1, self._next_part)]
         try:
             self._client.complete_multipart_upload(
                 Bucket=self._bucket,
@@ -193,8 +206,9 @@ class S3Writer(FileWriter):
 
     def _send_full_part(self) -> None:
         if self._upload_id is None:
+            extra = {"ChecksumAlgorithm": self._checksum} if self._checksum else {}
             response = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, **self._driver.settings.put_args
+                Bucket=self._bucket, Key=self._key, **self._driver.settings.put_args, **extra
             )
             self._upload_id = str(response["UploadId"])
         part, number = self._buffer, self._next_part
@@ -224,15 +238,17 @@ class S3Writer(FileWriter):
             self._slots.release()
 
     def _upload_part(self, number: int, body: bytearray) -> None:
+        extra = {"ChecksumAlgorithm": self._checksum} if self._checksum else {}
         response = self._client.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
             Body=body,
+            **extra,
         )
         with self._lock:
-            self._etags[number] = str(response["ETag"])
+            self._parts[number] = completed_part(response)
 
     def _raise_failure(self, *, release: bool = False) -> None:
         with self._lock:
