@@ -298,3 +298,13 @@ def test_publishing_across_filesystems(driver: StorageDriver, root: Path) -> Non
         assert driver.list("/") == ["/fast"]
         driver.delete("/fast")  # removes the link, not the other filesystem's files
         assert (Path(elsewhere) / "f").exists()
+
+
+def test_check_leaves_the_given_rootdirectory_as_it_was(tmp_path: Path) -> None:
+    """`regstore check filesystem -p rootdirectory=D` runs every test under a
+    fresh random root inside D and leaves D as it found it."""
+    from regstore.cli import main
+
+    (tmp_path / "keep").write_bytes(b"not the suite's")
+    assert main(["check", "filesystem", "-p", f"rootdirectory={tmp_path}", "-k", "truncate"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]

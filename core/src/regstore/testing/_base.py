@@ -30,6 +30,8 @@ KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
 
+#: The name of every random root begins with this.
+ROOT_PREFIX = "regstore-suite-"
 #: The environment variable that turns on full mode, like `--regstore-full`.
 FULL_ENV = "REGSTORE_FULL"
 
@@ -86,6 +88,17 @@ def is_full_mode(config: pytest.Config) -> bool:
     return os.environ.get(FULL_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _remove_empty_local_root(root: object) -> None:
+    """A local driver (filesystem) leaves its emptied root directory behind;
+    `regstore check filesystem -p rootdirectory=D` would leave one
+    `regstore-suite-*` directory in D per test. Remove it when it is a local,
+    empty directory of ours; anything else (a bucket prefix) is left alone."""
+    if not isinstance(root, str) or not os.path.basename(root).startswith(ROOT_PREFIX):
+        return
+    with contextlib.suppress(OSError):  # absent, not empty or not local: not ours to remove
+        os.rmdir(root)
+
+
 class SuiteBase:
     """Fixtures and helpers shared by every part of the suite."""
 
@@ -139,7 +152,7 @@ class SuiteBase:
         root's directory is not created: a new store must work without it."""
         if self.root_parameter is None:
             return None
-        token = f"regstore-suite-{secrets.token_hex(6)}"
+        token = f"{ROOT_PREFIX}{secrets.token_hex(6)}"
         if self.local_root:
             return str(tmp_path_factory.mktemp("regstore") / token)
         base = driver_base_params.get(self.root_parameter)
@@ -175,6 +188,7 @@ class SuiteBase:
         request.node.stash[STORE_GUARD] = guard
         yield drv
         guard.finish()
+        _remove_empty_local_root(suite_params.get(self.root_parameter or ""))
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> random.Random:
