@@ -50,7 +50,7 @@ def test_renames_every_spelling_of_the_placeholder(tmp_path: Path) -> None:
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["project"]["name"] == "regstore-object-vault"
     entry_points = project["project"]["entry-points"]["registry.storage_drivers"]
-    assert entry_points == {"object_vault": "regstore_object_vault.plugin"}
+    assert entry_points == {"object_vault": "regstore_object_vault.plugin:SPEC"}
     assert project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [
         "src/regstore_object_vault"
     ]

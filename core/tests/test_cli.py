@@ -82,7 +82,7 @@ def test_drivers_json(capsys: pytest.CaptureFixture[str]) -> None:
         "name": "inmemory",
         "distribution": "regstore-inmemory",
         "version": "0.1.0",
-        "target": "regstore_inmemory.plugin",
+        "target": "regstore_inmemory.plugin:SPEC",
         "capabilities": {"redirect": False, "persistent": False, "walk_order": "tree"},
         "error": None,
     }

@@ -8,8 +8,7 @@ imported only when a driver is created.
 
 from __future__ import annotations
 
-from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
-from regstore.hooks import DriverRegistrar
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter
 
 SPEC = DriverSpec(
     name="example",
@@ -39,9 +38,3 @@ SPEC = DriverSpec(
     capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="one SQLite database file in rootdirectory",
 )
-
-
-@hookimpl
-def regstore_add_drivers(registry: DriverRegistrar) -> None:
-    """Add the `example` driver to core's registry."""
-    registry.add(SPEC)

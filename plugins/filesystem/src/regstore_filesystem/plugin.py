@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
-from regstore.hooks import DriverRegistrar
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter
 
 SPEC = DriverSpec(
     name="filesystem",
@@ -28,9 +27,3 @@ SPEC = DriverSpec(
     capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="a local directory tree, on-disk layout shared with distribution",
 )
-
-
-@hookimpl
-def regstore_add_drivers(registry: DriverRegistrar) -> None:
-    """Add the filesystem driver."""
-    registry.add(SPEC)

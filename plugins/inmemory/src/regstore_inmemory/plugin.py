@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from regstore import API_VERSION, Capabilities, DriverSpec, hookimpl
-from regstore.hooks import DriverRegistrar
+from regstore import API_VERSION, Capabilities, DriverSpec
 
 SPEC = DriverSpec(
     name="inmemory",
@@ -14,9 +13,3 @@ SPEC = DriverSpec(
     capabilities=Capabilities(redirect=False, persistent=False, walk_order="tree"),
     summary="in-process memory; for tests (nothing persists)",
 )
-
-
-@hookimpl
-def regstore_add_drivers(registry: DriverRegistrar) -> None:
-    """Add the inmemory driver."""
-    registry.add(SPEC)

@@ -8,8 +8,7 @@ botocore's retry mode and attempts, timeouts and the redirect expiry.
 
 from __future__ import annotations
 
-from regstore import API_VERSION, Capabilities, DriverSpec, Parameter, hookimpl
-from regstore.hooks import DriverRegistrar
+from regstore import API_VERSION, Capabilities, DriverSpec, Parameter
 
 __all__ = ["MAX_CHUNK_SIZE", "MIN_CHUNK_SIZE", "PARAMETERS", "SPEC"]
 
@@ -205,9 +204,3 @@ SPEC = DriverSpec(
     capabilities=Capabilities(redirect=True, persistent=True, walk_order="key"),
     summary="Amazon S3 and S3-compatible stores (R2, MinIO, Ceph RGW, OSS) via boto3",
 )
-
-
-@hookimpl
-def regstore_add_drivers(registry: DriverRegistrar) -> None:
-    """Add the s3 driver."""
-    registry.add(SPEC)
