@@ -21,14 +21,10 @@ import argparse
 import io
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
-import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -77,30 +73,9 @@ class Sink(io.RawIOBase):
         return n
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """moto_server on a free loopback port, in its own process group."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = Path(tempfile.mkdtemp(prefix="bench-moto-")) / "moto.log"
-    exe = Path(sys.executable).parent / "moto_server"
-    process = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(endpoint + "/", timeout=2):  # noqa: S310  (loopback http)
-                return process, endpoint
-        except OSError:
-            if time.monotonic() > deadline:
-                os.killpg(process.pid, signal.SIGTERM)
-                raise
-            time.sleep(0.1)
+def moto_command(port: int) -> list[str]:
+    """moto's server on loopback, from this interpreter's environment."""
+    return [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
 
 
 def timed(label: str, size: int, run: Callable[[], None]) -> float:
@@ -184,9 +159,10 @@ def main() -> int:
     from botocore.config import Config  # noqa: PLC0415
 
     import regstore  # noqa: PLC0415
+    from regstore.testing.services import start_service  # noqa: PLC0415
 
-    process, endpoint = start_moto()
-    try:
+    with start_service("moto_server", moto_command) as moto:
+        endpoint = moto.endpoint
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         creds = {"aws_access_key_id": KEY, "aws_secret_access_key": SECRET}
         client = boto3.client(
@@ -303,9 +279,6 @@ def main() -> int:
         )
         driver.delete("/bench")
         return 0 if peak <= bound else 1
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":

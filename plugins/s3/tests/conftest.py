@@ -8,46 +8,27 @@ fails, so an emulator problem is visible in the test report.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from regstore import StorageDriver
+from regstore.testing.services import LocalService, start_service
 
-READY_DEADLINE = 30.0
 MIB = 1 << 20
 
 
-@dataclass
-class MotoServer:
+class MotoServer(LocalService):
     """A running moto server."""
-
-    endpoint: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        """The server's output so far (its tail)."""
-        try:
-            return self.log_path.read_text(errors="replace")[-20_000:]
-        except OSError:
-            return "<no log>"
 
     def reset(self) -> None:
         """Wipe every bucket (moto's own API)."""
@@ -56,14 +37,8 @@ class MotoServer:
             pass
 
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _moto_command(port: int) -> list[str]:
+def moto_command(port: int) -> list[str]:
+    """moto's server on loopback, from the running interpreter's environment."""
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     if exe:
         return [exe, "-H", "127.0.0.1", "-p", str(port)]
@@ -71,46 +46,8 @@ def _moto_command(port: int) -> list[str]:
 
 
 def start_moto() -> MotoServer:
-    """Start moto on a free port and wait until it answers."""
-    port = free_port()
-    log_dir = Path(tempfile.mkdtemp(prefix="regstore-s3-moto-"))
-    log_path = log_dir / "moto.log"
-    log = log_path.open("wb")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(
-        _moto_command(port),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, stopped as one
-        env=env,
-    )
-    log.close()
-    server = MotoServer(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + READY_DEADLINE
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {process.returncode}:\n{server.log()}")
-        try:
-            with urllib.request.urlopen(server.endpoint + "/", timeout=2):
-                return server
-        except (urllib.error.URLError, OSError) as err:
-            if time.monotonic() > deadline:
-                stop_moto(server)
-                raise RuntimeError(
-                    f"moto_server not ready in {READY_DEADLINE}s:\n{server.log()}"
-                ) from err
-            time.sleep(0.1)
-
-
-def stop_moto(server: MotoServer) -> None:
-    """Stop the server's process group (only ours: we made the group)."""
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=10)
+    """Start moto on a free loopback port and wait until it answers."""
+    return start_service("moto_server", moto_command, kind=MotoServer)
 
 
 _SERVER: MotoServer | None = None
@@ -126,7 +63,7 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
     finally:
         _SERVER = None
-        stop_moto(server)
+        server.stop()
 
 
 @pytest.hookimpl(wrapper=True)
