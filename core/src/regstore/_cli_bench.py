@@ -10,7 +10,7 @@ and answers with one JSON line on stdout.
 
 The driver works below a fresh random root: `regstore-bench-<hex>` joined
 onto the `rootdirectory` parameter when the driver has one (a temporary
-directory for the filesystem driver when none is given), removed at the end.
+directory for a driver whose root is local when none is given), removed at the end.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from typing import Any
 from regstore.errors import PathNotFoundError
 from regstore.factory import DriverRegistry
 from regstore.testing.benchmarks import CASES, BenchCase, Mode, find_case
+from regstore.testing.roots import scratch_root
 
 __all__ = ["BenchRow", "bench_root", "child_main", "run_case_in_child"]
 
-ROOT_PARAM = "rootdirectory"
 _CHILD_CODE = "import regstore._cli_bench as b; b.child_main()"
 
 
@@ -200,24 +200,23 @@ def bench_root(
     """Parameters with a fresh random root, cleaned up on exit.
 
     Drivers with a `rootdirectory` get `regstore-bench-<hex>` joined onto
-    it; the filesystem driver with none given gets a temporary directory.
+    it; a driver whose root is local (`DriverSpec.local_root`) with none
+    given gets a temporary directory.
     Drivers without one (inmemory) are fresh per process anyway. On exit
     anything left in the root is deleted, and a local root directory removed.
     """
-    spec = registry.spec(name)
-    declared = {p.name for p in spec.parameters}
+    root_param, local = scratch_root(registry.spec(name), params)
     result = dict(params)
     local_root: str | None = None
-    if ROOT_PARAM in declared:
+    if root_param is not None:
         suffix = f"regstore-bench-{secrets.token_hex(6)}"
-        given = result.get(ROOT_PARAM)
-        if not given and name == "filesystem":
+        if local:
             local_root = tempfile.mkdtemp(prefix=f"{suffix}-")
-            result[ROOT_PARAM] = local_root
+            result[root_param] = local_root
         else:
-            result[ROOT_PARAM] = _join(given or "", suffix)
-            if name == "filesystem":
-                local_root = result[ROOT_PARAM]
+            result[root_param] = _join(result.get(root_param) or "", suffix)
+            if registry.spec(name).local_root:
+                local_root = result[root_param]
     # Create once here: bad parameters fail before any child starts.
     driver = registry.create(name, result)
     try:

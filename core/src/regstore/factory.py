@@ -85,6 +85,11 @@ class DriverSpec:
     #: from the driver class the factory names. A driver declaring both should
     #: take its class attribute from here (one source of truth).
     capabilities: Capabilities | None = None
+    #: The driver's `rootdirectory` names a local directory (filesystem,
+    #: the SQLite template): tools that need a scratch root (`regstore
+    #: check`, `regstore bench`) give it a fresh temporary directory when the
+    #: user names none, rather than a path at the top of the file system.
+    local_root: bool = False
 
     def load_factory(self) -> DriverFactory:
         """Import the factory if it was given by dotted path."""

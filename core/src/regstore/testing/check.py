@@ -11,8 +11,9 @@ The per-test random root: it goes into `--regstore-root-param` (default
 `--regstore-root-param none` turns it off). A root value given with
 `--regstore-param rootdirectory=BASE` is the base the random
 `regstore-suite-<hex>` segment is joined onto. When no value is given and
-the driver is `filesystem`, or with `--regstore-local-root`, the random
-root is a fresh directory under pytest's tmp dir instead.
+the driver's spec says its root is local (`DriverSpec.local_root`, as
+filesystem's does), or with `--regstore-local-root`, the random root is a
+fresh directory under pytest's tmp dir instead.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Options:
   random root (default: `rootdirectory` if the driver declares it; `none`
   for no root parameter).
 - `--regstore-local-root`: put the random root under pytest's tmp dir (the
-  default for `filesystem` when no root value is given).
+  default for a driver whose spec says `local_root` when no root value is
+  given).
 - `--regstore-full`: distribution's full sizes (also REGSTORE_FULL=1).
 """
 
@@ -134,15 +135,14 @@ def check_settings(config: pytest.Config) -> CheckSettings | None:
     if not name:
         return None
     params = parse_params(list(config.getoption("regstore_param", default=[]) or []))
-    root: str | None = config.getoption("regstore_root_param", default=None)
-    if root is None:
-        import regstore  # noqa: PLC0415  (only when a check is asked for)
+    import regstore  # noqa: PLC0415  (only when a check is asked for)
+    from regstore.testing.roots import scratch_root  # noqa: PLC0415
 
-        declared = {p.name for p in regstore.default_registry().spec(name).parameters}
-        root = "rootdirectory" if "rootdirectory" in declared else None
-    elif root.strip().lower() in {"", "none"}:
-        root = None
-    local = bool(config.getoption("regstore_local_root", default=False))
-    if not local and root is not None and root not in params and name == "filesystem":
-        local = True
+    root, local = scratch_root(regstore.default_registry().spec(name), params)
+    chosen: str | None = config.getoption("regstore_root_param", default=None)
+    if chosen is not None:
+        root = None if chosen.strip().lower() in {"", "none"} else chosen
+    local = root is not None and (
+        local or bool(config.getoption("regstore_local_root", default=False))
+    )
     return CheckSettings(name, params, root, local)

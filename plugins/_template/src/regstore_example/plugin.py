@@ -34,6 +34,8 @@ SPEC = DriverSpec(
     # The core API this driver was written against; core refuses a driver of
     # another major version instead of failing later in odd ways.
     api_version=API_VERSION,
+    # rootdirectory is a local directory: check and bench use a temporary one.
+    local_root=True,
     # Stated here so `regstore drivers` can list them without importing the driver.
     capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="one SQLite database file in rootdirectory",

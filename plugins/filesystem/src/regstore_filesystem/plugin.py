@@ -23,6 +23,8 @@ SPEC = DriverSpec(
         ),
     ),
     api_version=API_VERSION,
+    # rootdirectory is a local directory: check and bench use a temporary one.
+    local_root=True,
     # Stated here so `regstore drivers` can list them without importing the driver.
     capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="a local directory tree, on-disk layout shared with distribution",
