@@ -252,3 +252,12 @@ def test_is_secret_key(key: str, secret: bool) -> None:
 def test_allowed_words() -> None:
     assert Parameter("x", kind="int", minimum=1, maximum=5).allowed() == "an integer from 1 to 5"
     assert Parameter("x", kind="float", maximum=0.5).allowed() == "a number of at most 0.5"
+
+
+def test_parse_assignments() -> None:
+    from regstore.params import parse_assignments
+
+    assert parse_assignments(["a=1", " b =x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
+    with pytest.raises(ValueError, match="value number 2 is not of the form key=value") as info:
+        parse_assignments(["a=1", "hunter2secret"])
+    assert "hunter2secret" not in str(info.value)

@@ -26,7 +26,7 @@ from regstore._cli_table import format_bytes, format_table
 from regstore.driver import Capabilities
 from regstore.errors import DriverNotFoundError, RegstoreError, UnsupportedMethodError
 from regstore.factory import DriverInfo, DriverRegistry, default_registry
-from regstore.params import coerce_params, redact
+from regstore.params import coerce_params, parse_assignments, redact
 from regstore.testing.benchmarks import Mode
 
 __all__ = ["cli", "main"]
@@ -42,19 +42,11 @@ EXIT_CONFIG = 2
 def _parse_params(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, str]:
-    """`-p key=value` options into a dict. A value without `=` is a usage
-    error; the value itself is not echoed, since it may be a secret."""
-    result: dict[str, str] = {}
-    for position, item in enumerate(values, start=1):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(
-                f"value number {position} is not of the form key=value",
-                ctx=ctx,
-                param=param,
-            )
-        result[key.strip()] = value
-    return result
+    """`-p key=value` options into a dict; a malformed one is a usage error."""
+    try:
+        return parse_assignments(values)
+    except ValueError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
 
 
 _param_option = click.option(

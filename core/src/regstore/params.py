@@ -11,7 +11,7 @@ and never echoes a secret.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ __all__ = [
     "ParameterKind",
     "coerce_params",
     "is_secret_key",
+    "parse_assignments",
     "parse_size",
     "redact",
 ]
@@ -171,6 +172,19 @@ class Parameter:
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """`key=value` strings (command-line `-p` options) into a dict. A malformed
+    item raises ValueError naming its position, never its text, since the
+    value may be a secret."""
+    result: dict[str, str] = {}
+    for position, item in enumerate(items, start=1):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"value number {position} is not of the form key=value")
+        result[key.strip()] = value
+    return result
 
 
 def coerce_params(

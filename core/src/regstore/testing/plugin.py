@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from regstore.params import parse_assignments
 from regstore.testing._state import STORE_GUARD
 
 __all__ = ["CheckSettings", "active_config", "check_settings"]
@@ -120,13 +121,10 @@ class CheckSettings:
 
 def parse_params(pairs: list[str]) -> dict[str, object]:
     """`["k=v", ...]` to a dict; a pair without `=` is a usage error."""
-    params: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise pytest.UsageError(f"--regstore-param expects KEY=VALUE, got {pair!r}")
-        params[key.strip()] = value
-    return params
+    try:
+        return dict(parse_assignments(pairs))
+    except ValueError as err:
+        raise pytest.UsageError(f"--regstore-param expects KEY=VALUE: {err}") from None
 
 
 def check_settings(config: pytest.Config) -> CheckSettings | None:
