@@ -12,6 +12,7 @@ import pytest
 
 from regstore import DriverRegistry, ManagedDriver, PathNotFoundError, StorageDriver
 from regstore.testing import benchmarks
+from regstore.testing._data import Payload
 from regstore.testing.benchmarks import (
     CASES,
     BenchCase,
@@ -86,13 +87,17 @@ def test_stream_of_odd_size_spans_chunks(inmemory: StorageDriver) -> None:
     assert benchmarks.stream_files(inmemory, size).nbytes == size
 
 
-def test_pattern_is_chunked_and_ordered() -> None:
-    pattern = benchmarks._Pattern(chunk=16)
-    chunks = list(pattern.chunks(40))
-    assert [len(c) for c in chunks] == [16, 16, 8]
-    assert [c[:8] for c in chunks] == [i.to_bytes(8, "big") for i in range(3)]
-    assert pattern.content(40) == b"".join(chunks)
-    assert list(pattern.chunks(0)) == []
+def test_payload_blocks_are_chunked_and_all_different() -> None:
+    """The generator the cases share with the suite: pieces of the asked
+    size, the same bytes however they are cut, and no two blocks alike (so a
+    reordered or repeated chunk cannot pass for the right one)."""
+    payload = Payload("bench", 3 * benchmarks.CHUNK + 40)
+    pieces = list(payload.chunks(piece=benchmarks.CHUNK))
+    assert [len(p) for p in pieces] == [benchmarks.CHUNK] * 3 + [40]
+    assert b"".join(pieces) == payload.read() == bytes(payload.buffer())
+    assert b"".join(payload.chunks(piece=1000)) == payload.read()
+    assert len({p[:64] for p in pieces[:3]}) == 3
+    assert list(Payload("bench", 0).chunks()) == []
 
 
 # -- broken drivers are caught ---------------------------------------------------
@@ -140,12 +145,20 @@ class _DoubleWalk(InMemoryDriver):
         return iter(entries + entries[-1:])
 
 
+DIFFERS = "differs from the written payload at offset"
+
+
 @pytest.mark.parametrize(
     ("inner", "case_name", "amount", "message"),
     [
         (_Truncating, "PutGet1KBFiles", 1024, "differ from the 1024 bytes put"),
-        (_Truncating, "Stream1KBFiles", 1024, "chunk 0 at offset 0 differs"),
-        (_Swapping, "Stream1GBFiles", 3 * 1024 * 1024, "chunk 0 at offset 0 differs"),
+        (_Truncating, "Stream1KBFiles", 1024, DIFFERS),
+        (
+            _Swapping,
+            "Stream1GBFiles",
+            3 * 1024 * 1024,
+            "differs from the written payload at offset",
+        ),
         (_ShortList, "List5Files", 5, "returned 4 paths"),
         (_LazyDelete, "Delete5Files", 5, "left 4 of 5 files behind"),
         (_DoubleWalk, "Walk100Files", 20, "yielded 23 entries (22 distinct), expected 22"),

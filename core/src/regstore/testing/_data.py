@@ -2,14 +2,18 @@
 
 distribution's suite keeps one 128 MiB random buffer and slices it; that
 cannot scale to its own 5 GiB stream without holding 5 GiB. Here a
-`Payload` is a recipe instead: block `i` of payload `seed` is
-`Random(f"{seed}:{i}").randbytes(BLOCK)`, so any byte range can be
-regenerated on demand, by the test or by a child process, and content is
+`Payload` is a recipe instead: one random block per seed, and block `i` of
+the payload is that block rotated by an offset unique to `i`. Any byte range
+can be regenerated on demand, by the test, a benchmark or a child process,
+at the cost of one copy per block (cheap enough for benchmarks to generate
+GiB streams on the fly); every block differs from every other at almost
+every byte, so reordered, repeated or shifted data is caught; content is
 compared block by block or by sha256 rather than against a stored copy.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import string
@@ -31,6 +35,14 @@ __all__ = [
 BLOCK = 1 << 20
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
+#: Block i is the seed's block rotated by i * _SPREAD (mod BLOCK); the factor
+#: is odd, so the first BLOCK blocks (1 TiB) all get different rotations.
+_SPREAD = 0x9E3779B1
+
+
+@functools.lru_cache(maxsize=16)
+def _seed_block(seed: str) -> bytes:
+    return random.Random(seed).randbytes(BLOCK)
 
 
 def random_bytes(size: int, seed: str | int | None = None) -> bytes:
@@ -70,7 +82,9 @@ class Payload:
     size: int
 
     def _block(self, index: int) -> bytes:
-        return random.Random(f"{self.seed}:{index}").randbytes(BLOCK)
+        base = _seed_block(self.seed)
+        shift = (index * _SPREAD) % BLOCK
+        return base[shift:] + base[:shift]
 
     def chunks(
         self, start: int = 0, stop: int | None = None, piece: int = BLOCK
@@ -82,10 +96,24 @@ class Payload:
             index, skip = divmod(position, BLOCK)
             block = self._block(index)
             end = min(BLOCK, skip + (stop - position))
+            if skip == 0 and end == BLOCK and piece >= BLOCK:
+                yield block  # a whole block: no further copy
+                position += BLOCK
+                continue
             view = memoryview(block)[skip:end]
             for offset in range(0, len(view), piece):
                 yield bytes(view[offset : offset + piece])
             position += end - skip
+
+    def buffer(self) -> bytearray:
+        """The whole payload in one buffer, filled in place (for
+        `put_content` of a large object: held once, not twice)."""
+        whole = bytearray(self.size)
+        offset = 0
+        for chunk in self.chunks():
+            whole[offset : offset + len(chunk)] = chunk
+            offset += len(chunk)
+        return whole
 
     def read(self, start: int = 0, stop: int | None = None) -> bytes:
         """The bytes `[start, stop)` in one piece (for small payloads)."""

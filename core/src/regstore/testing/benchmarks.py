@@ -14,24 +14,24 @@ Delete*) plus a walk case. Where distribution only opens and closes the
 reader after a streamed write, we read the object back and compare it: a
 benchmark of a driver that returns the wrong bytes measures nothing.
 
-Streamed data is generated chunk by chunk from one random block, each chunk
-stamped with its index so a driver that reorders or repeats chunks is
-caught; memory stays at a few chunks whatever the object's size. PutGet
+Data comes from `regstore.testing._data.Payload`, the suite's generator:
+chunk by chunk, every block different, so a driver that reorders or repeats
+chunks is caught; memory stays at a few chunks whatever the object's size. PutGet
 cases hold one object in memory by nature (`put_content` takes bytes).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import pytest
 
 from regstore.errors import PathNotFoundError
+from regstore.testing._data import BLOCK, Payload, assert_stream_equals
 
 if TYPE_CHECKING:
     from regstore.driver import StorageDriver
@@ -55,8 +55,7 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 #: Streams are written and read in chunks of this size (or smaller).
-CHUNK = 1 * MiB
-_STAMP = 8  # bytes of each chunk that carry its index
+CHUNK = BLOCK
 
 Mode = Literal["quick", "default", "full"]
 
@@ -155,73 +154,6 @@ def _cleanup(driver: StorageDriver, directory: str, *, must_exist: bool) -> None
             raise
 
 
-class _Pattern:
-    """Deterministic stream content: chunk `i` is one random block with its
-    first bytes replaced by `i`, so equal content means right order too."""
-
-    def __init__(self, chunk: int = CHUNK) -> None:
-        self.chunk = chunk
-        self._block = os.urandom(chunk)
-
-    def chunk_at(self, index: int, length: int) -> bytes:
-        stamp = index.to_bytes(_STAMP, "big")
-        if length <= _STAMP:
-            return stamp[:length]
-        return stamp + self._block[_STAMP:length]
-
-    def chunks(self, size: int) -> Iterator[bytes]:
-        """The content of a `size`-byte object, chunk by chunk."""
-        index = 0
-        remaining = size
-        while remaining > 0:
-            length = min(self.chunk, remaining)
-            yield self.chunk_at(index, length)
-            remaining -= length
-            index += 1
-
-    def content(self, size: int) -> bytearray:
-        """The whole content at once (for `put_content`), built in place so
-        the object is held once, not once per chunk plus once joined."""
-        whole = bytearray(size)
-        offset = 0
-        for chunk in self.chunks(size):
-            whole[offset : offset + len(chunk)] = chunk
-            offset += len(chunk)
-        return whole
-
-
-def _read_exactly(stream: object, buffer: memoryview) -> int:
-    """Fill `buffer` from `stream` with as many reads as it takes; returns
-    the bytes read (short only at the end of the stream)."""
-    readinto = stream.readinto  # type: ignore[attr-defined]
-    filled = 0
-    while filled < len(buffer):
-        n = readinto(buffer[filled:])
-        if not n:
-            break
-        filled += n
-    return filled
-
-
-def _verify_stream(driver: StorageDriver, path: str, size: int, pattern: _Pattern) -> None:
-    """Read `path` back chunk by chunk and compare with the pattern."""
-    buffer = bytearray(pattern.chunk)
-    view = memoryview(buffer)
-    with driver.reader(path) as stream:
-        offset = 0
-        for index, expected in enumerate(pattern.chunks(size)):
-            got = _read_exactly(stream, view[: len(expected)])
-            if got != len(expected) or view[:got] != expected:
-                raise BenchmarkMismatchError(
-                    f"{path}: chunk {index} at offset {offset} differs from what was written "
-                    f"({got} of {len(expected)} bytes read)"
-                )
-            offset += got
-        extra = stream.read(1)
-    if extra:
-        raise BenchmarkMismatchError(f"{path}: more than the {size} bytes written read back")
-
-
 # -- the cases ---------------------------------------------------------------
 
 
@@ -229,7 +161,7 @@ def put_get_files(driver: StorageDriver, size: int, *, repeat: int = 1) -> CaseR
     """`put_content` then `get_content` of a `size`-byte object, `repeat`
     times, each to a new path (distribution's benchmarkPutGetFiles)."""
     directory = _random_dir()
-    content = _Pattern().content(size)
+    content = Payload(_random_name(), size).buffer()
     elapsed = 0.0
     try:
         for _ in range(repeat):
@@ -254,7 +186,8 @@ def stream_files(driver: StorageDriver, size: int, *, repeat: int = 1) -> CaseRe
     and read back through `reader`, `repeat` times (distribution's
     benchmarkStreamFiles, with the read-back compared)."""
     directory = _random_dir()
-    pattern = _Pattern()
+    payload = Payload(directory, size)
+    payload.read(0, 1)  # makes the payload's random block before any timing
     elapsed = 0.0
     try:
         for _ in range(repeat):
@@ -262,7 +195,7 @@ def stream_files(driver: StorageDriver, size: int, *, repeat: int = 1) -> CaseRe
             start = time.perf_counter()
             writer = driver.writer(path)
             try:
-                for chunk in pattern.chunks(size):
+                for chunk in payload.chunks(piece=CHUNK):
                     written = writer.write(chunk)
                     if written != len(chunk):
                         raise BenchmarkMismatchError(
@@ -275,7 +208,11 @@ def stream_files(driver: StorageDriver, size: int, *, repeat: int = 1) -> CaseRe
                 writer.commit()
             finally:
                 writer.close()
-            _verify_stream(driver, path, size, pattern)
+            with driver.reader(path) as stream:
+                try:
+                    assert_stream_equals(stream, payload)
+                except AssertionError as err:
+                    raise BenchmarkMismatchError(f"{path}: {err}") from err
             elapsed += time.perf_counter() - start
     finally:
         _cleanup(driver, directory, must_exist=False)
