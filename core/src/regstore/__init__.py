@@ -18,6 +18,7 @@ from regstore.driver import (
     FileInfo,
     FileWriter,
     StorageDriver,
+    UploadInfo,
     WalkOrder,
 )
 from regstore.errors import (
@@ -31,6 +32,7 @@ from regstore.errors import (
     RegstoreError,
     StorageDriverError,
     UnsupportedMethodError,
+    UploadInUseError,
     WriterFinishedError,
 )
 from regstore.factory import (
@@ -78,6 +80,8 @@ __all__ = [
     "StorageDriver",
     "StorageDriverError",
     "UnsupportedMethodError",
+    "UploadInUseError",
+    "UploadInfo",
     "WalkOrder",
     "WriterFinishedError",
     "__version__",

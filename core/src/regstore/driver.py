@@ -26,6 +26,7 @@ __all__ = [
     "FileInfo",
     "FileWriter",
     "StorageDriver",
+    "UploadInfo",
     "WalkOrder",
 ]
 
@@ -49,6 +50,36 @@ class FileInfo:
     mod_time: dt.datetime
     #: True for directories (a prefix that holds at least one object).
     is_dir: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    """An upload in flight (neither committed nor cancelled), as
+    `list_uploads` reports it: what an operator looks at before purging."""
+
+    #: The store path the upload will publish to; None for another client's
+    #: upload whose key maps to no valid store path.
+    path: str | None
+    #: Bytes as of the upload's last `close()` when the driver knows it
+    #: without reading the data; None otherwise.
+    size: int | None
+    #: When the upload was last touched (opened, written or closed): the age
+    #: `purge_uploads` compares with. A timezone-aware UTC datetime.
+    modified: dt.datetime
+    #: True for uploads regstore started; False for another client's (a
+    #: distribution registry sharing the bucket), which `purge_uploads`
+    #: leaves alone unless asked.
+    ours: bool = True
+    #: The backend's name for the upload (an S3 upload id, a staging
+    #: directory), for operators; never a credential.
+    ident: str = ""
+
+    def purgeable(
+        self, older_than: dt.timedelta, *, now: dt.datetime, include_foreign: bool = False
+    ) -> bool:
+        """Whether `purge_uploads(older_than, include_foreign=...)` removes it:
+        one rule for drivers and for the CLI's dry run."""
+        return (self.ours or include_foreign) and now - self.modified > older_than
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +200,27 @@ class StorageDriver(abc.ABC):
         the driver cannot redirect (the default)."""
         return None
 
-    def purge_uploads(self, older_than: dt.timedelta) -> int:
+    def purge_uploads(
+        self, older_than: dt.timedelta, *, include_foreign: bool = False, dry_run: bool = False
+    ) -> int:
         """Discard uploads that were neither committed nor cancelled and were
         last touched (opened or closed) longer ago than `older_than`; returns
-        how many. Abandoned uploads are invisible and never expire on their
+        how many (with `dry_run`, how many it would discard, discarding
+        nothing). Abandoned uploads are invisible and never expire on their
         own (an S3 bucket bills for their parts), so an operator runs this
-        periodically, like distribution's upload purging. Drivers whose
-        uploads cannot be abandoned (inmemory) keep the default, which raises
-        `UnsupportedMethodError`."""
+        periodically, like distribution's upload purging. Only regstore's own
+        uploads go unless `include_foreign`: a distribution registry sharing
+        the store has uploads of its own in flight. A driver also reclaims
+        here what a crash left behind (temporary files) older than the age.
+        Drivers whose uploads cannot be abandoned (inmemory) keep the
+        default, which raises `UnsupportedMethodError`."""
         raise UnsupportedMethodError("purge_uploads")
+
+    def list_uploads(self) -> Iterator[UploadInfo]:
+        """The uploads in flight under this driver's root, regstore's own
+        and (where the backend shows them) other clients'; in no particular
+        order. The default raises `UnsupportedMethodError`."""
+        raise UnsupportedMethodError("list_uploads")
 
     def walk(
         self,

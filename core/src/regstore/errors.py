@@ -120,6 +120,20 @@ class WriterFinishedError(StorageDriverError):
         super().__init__(f"writer for {path} is already {state}", driver_name=driver_name)
 
 
+class UploadInUseError(StorageDriverError):
+    """`writer(path, append=True)` found the upload held by another writer
+    (in this process or another) that has not closed, committed or cancelled
+    it yet. Two resumers of one upload would interleave their bytes, so the
+    second is refused; it may retry once the first is done."""
+
+    def __init__(self, path: str, *, driver_name: str = "") -> None:
+        self.path = path
+        super().__init__(
+            f"the upload to {path} is in use by another writer; retry when it is closed",
+            driver_name=driver_name,
+        )
+
+
 class DriverNotFoundError(RegstoreError, LookupError):
     """No driver is installed or registered under `name`."""
 

@@ -90,6 +90,17 @@ class DriverSpec:
     #: check`, `regstore bench`) give it a fresh temporary directory when the
     #: user names none, rather than a path at the top of the file system.
     local_root: bool = False
+    #: The parameter holding the driver's HTTP endpoint URL (s3:
+    #: `regionendpoint`). The conformance suite's failure cases (and
+    #: `regstore check --faults`) point it at `regstore.testing.faults`'
+    #: loopback fault proxy in front of the configured endpoint.
+    endpoint_parameter: str | None = None
+    #: Modules of a local driver through whose `os` module the driver makes
+    #: every change to storage (`os.open`, `os.write`, `os.fsync`,
+    #: `os.replace`, ...). The suite's failure cases swap that name for one
+    #: whose calls fail on demand (`regstore.testing.injection.OSFaults`), so
+    #: the driver's real code paths meet ENOSPC and EIO.
+    fault_modules: tuple[str, ...] = ()
 
     def load_factory(self) -> DriverFactory:
         """Import the factory if it was given by dotted path."""

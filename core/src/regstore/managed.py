@@ -14,7 +14,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from regstore.driver import Buffer, FileInfo, FileWriter, StorageDriver
+from regstore.driver import Buffer, FileInfo, FileWriter, StorageDriver, UploadInfo
 from regstore.errors import (
     InvalidOffsetError,
     StorageDriverError,
@@ -180,15 +180,25 @@ class ManagedDriver(StorageDriver):
             "redirect_url", path, lambda: self._inner.redirect_url(path, method=method)
         )
 
-    def purge_uploads(self, older_than: dt.timedelta) -> int:
+    def purge_uploads(
+        self, older_than: dt.timedelta, *, include_foreign: bool = False, dry_run: bool = False
+    ) -> int:
         if not isinstance(older_than, dt.timedelta) or older_than < dt.timedelta(0):
             raise StorageDriverError(
                 f"purge_uploads: older_than must be a non-negative timedelta, not {older_than!r}",
                 driver_name=self.name,
             )
         return self._guard.call(
-            "purge_uploads", None, lambda: self._inner.purge_uploads(older_than)
+            "purge_uploads",
+            None,
+            lambda: self._inner.purge_uploads(
+                older_than, include_foreign=include_foreign, dry_run=dry_run
+            ),
         )
+
+    def list_uploads(self) -> Iterator[UploadInfo]:
+        uploads = self._guard.call("list_uploads", None, lambda: iter(self._inner.list_uploads()))
+        return self._iterate("list_uploads", uploads, None)
 
     def walk(
         self,
@@ -205,18 +215,18 @@ class ManagedDriver(StorageDriver):
             path,
             lambda: iter(self._inner.walk(path, start_after=start_after, prune=prune)),
         )
-        return self._walk_entries(entries, path)
+        return self._iterate("walk", entries, path)
 
-    def _walk_entries(self, entries: Iterator[FileInfo], path: str) -> Iterator[FileInfo]:
+    def _iterate(self, operation: str, items: Iterator[T], path: str | None) -> Iterator[T]:
         # Generators raise lazily: translate what they raise while iterating.
         while True:
             try:
-                info = next(entries)
+                item = next(items)
             except StopIteration:
                 return
             except Exception as err:
-                raise self._guard.translate(err, "walk", path) from err
-            yield info
+                raise self._guard.translate(err, operation, path) from err
+            yield item
 
 
 class ManagedReader(io.BufferedIOBase):

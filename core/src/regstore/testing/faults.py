@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -125,6 +125,9 @@ class FaultProxy:
         self._kinds = list(weights)
         self._weights = [weights[k] for k in self._kinds]
         self._schedule = list(schedule)
+        #: If set, decides each request's fate in place of `rate` (after
+        #: the schedule): `regstore.testing.injection.ProxyFaults` sets it.
+        self.decide: Callable[[], str | None] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -207,6 +210,8 @@ class FaultProxy:
                 return None
             if self._schedule:
                 fault = self._schedule.pop(0)
+            elif self.decide is not None:
+                fault = self.decide()
             elif self.rate and self._rng.random() < self.rate:
                 fault = self._rng.choices(self._kinds, self._weights)[0]
             else:
