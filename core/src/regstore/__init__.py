@@ -33,6 +33,7 @@ from regstore.errors import (
     StorageDriverError,
     UnsupportedMethodError,
     UploadInUseError,
+    WriterFailedError,
     WriterFinishedError,
 )
 from regstore.factory import (
@@ -83,6 +84,7 @@ __all__ = [
     "UploadInUseError",
     "UploadInfo",
     "WalkOrder",
+    "WriterFailedError",
     "WriterFinishedError",
     "__version__",
     "create",

@@ -23,7 +23,7 @@ import click
 
 from regstore import __version__
 from regstore._cli_table import format_bytes, format_table
-from regstore.driver import Capabilities
+from regstore.driver import Capabilities, UploadInfo
 from regstore.errors import DriverNotFoundError, RegstoreError, UnsupportedMethodError
 from regstore.factory import DriverInfo, DriverRegistry, default_registry
 from regstore.params import coerce_params, parse_assignments, redact
@@ -382,7 +382,12 @@ def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.tim
         raise click.BadParameter(
             f"{value!r} is not an age such as 36h, 7d or 2w", ctx=ctx, param=param
         )
-    return dt.timedelta(seconds=float(match.group(1)) * _AGE_SECONDS[match.group(2)])
+    try:
+        return dt.timedelta(seconds=float(match.group(1)) * _AGE_SECONDS[match.group(2)])
+    except OverflowError:
+        raise click.BadParameter(
+            f"{value!r} is longer than any age this tool can compare", ctx=ctx, param=param
+        ) from None
 
 
 @cli.command("purge-uploads")
@@ -395,22 +400,46 @@ def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.tim
     callback=_parse_age,
     help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w.",
 )
+@click.option(
+    "--include-foreign",
+    is_flag=True,
+    help="Also discard uploads regstore did not start (another registry's in the same "
+    "bucket). Off by default: they may be in flight.",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be discarded; discard nothing.")
 @click.pass_context
-def purge_uploads(
-    ctx: click.Context, name: str, params: dict[str, str], older_than: dt.timedelta
+def purge_uploads(  # noqa: PLR0917  (click passes options positionally)
+    ctx: click.Context,
+    name: str,
+    params: dict[str, str],
+    older_than: dt.timedelta,
+    include_foreign: bool,
+    dry_run: bool,
 ) -> None:
     """Discard abandoned uploads of driver NAME.
 
     An upload that was closed but never committed or cancelled stays in the
     store, invisible, until someone resumes it; on S3 its parts are billed.
     Run this periodically with an age longer than any upload may pause.
+    Only regstore's own uploads go unless --include-foreign is given.
     """
     registry = default_registry()
     status = _check_driver(registry, name, params)
     if status is not None:
         ctx.exit(status)
     try:
-        count = registry.create(name, params).purge_uploads(older_than)
+        driver = registry.create(name, params)
+        if dry_run:
+            now = dt.datetime.now(dt.UTC)
+            doomed = [
+                upload
+                for upload in driver.list_uploads()
+                if upload.purgeable(older_than, now=now, include_foreign=include_foreign)
+            ]
+            _print_uploads(doomed)
+            click.echo(f"{name}: would purge {len(doomed)} upload(s) untouched for {older_than}")
+            return
+        count = driver.purge_uploads(older_than, include_foreign=include_foreign)
     except UnsupportedMethodError:
         click.echo(f"error: driver {name!r} keeps no uploads that could be abandoned", err=True)
         ctx.exit(EXIT_CONFIG)
@@ -418,6 +447,66 @@ def purge_uploads(
         click.echo(f"error: {err}", err=True)
         ctx.exit(1)
     click.echo(f"{name}: purged {count} upload(s) untouched for {older_than}")
+
+
+@cli.command("uploads")
+@click.argument("name")
+@_param_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per upload.")
+@click.pass_context
+def uploads(ctx: click.Context, name: str, params: dict[str, str], as_json: bool) -> None:
+    """List the uploads in flight in driver NAME's store: regstore's own and,
+    where the backend shows them, other clients' (marked foreign)."""
+    registry = default_registry()
+    status = _check_driver(registry, name, params)
+    if status is not None:
+        ctx.exit(status)
+    try:
+        found = sorted(
+            registry.create(name, params).list_uploads(), key=lambda u: (u.path or "", u.ident)
+        )
+    except UnsupportedMethodError:
+        click.echo(f"error: driver {name!r} keeps no uploads that could be listed", err=True)
+        ctx.exit(EXIT_CONFIG)
+    except RegstoreError as err:
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(1)
+    if as_json:
+        for upload in found:
+            click.echo(
+                json.dumps(
+                    {
+                        "path": upload.path,
+                        "size": upload.size,
+                        "modified": upload.modified.isoformat(),
+                        "ours": upload.ours,
+                        "id": upload.ident,
+                    }
+                )
+            )
+        return
+    _print_uploads(found)
+    click.echo(f"{name}: {len(found)} upload(s) in flight")
+
+
+def _print_uploads(found: Sequence[UploadInfo]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for upload in found:
+        size = "?" if upload.size is None else str(upload.size)
+        age = now - upload.modified
+        owner = "regstore" if upload.ours else "foreign"
+        click.echo(
+            f"  {upload.path or '(no valid path)'}  size={size}  idle={_short_age(age)}  "
+            f"{owner}  id={upload.ident}"
+        )
+
+
+def _short_age(age: dt.timedelta) -> str:
+    seconds = max(0, int(age.total_seconds()))
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds // length}{unit}"
+    return f"{seconds}s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -434,6 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except click.Abort:
         click.echo("Aborted!", err=True)
+        return 1
+    except RegstoreError as err:
+        # A user's mistake (a bad parameter, an unreachable store) is one
+        # line, never a traceback; the message names the driver and the
+        # parameter and holds no secret.
+        click.echo(f"error: {err}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -120,6 +120,23 @@ class WriterFinishedError(StorageDriverError):
         super().__init__(f"writer for {path} is already {state}", driver_name=driver_name)
 
 
+class WriterFailedError(WriterFinishedError):
+    """A write or commit on a writer whose earlier `write()` failed: part of
+    those bytes may be stored, so the writer cannot go on. Close it and
+    resume with `writer(path, append=True)` (its `size` says exactly what
+    was kept), or cancel it."""
+
+    def __init__(self, path: str, *, driver_name: str = "") -> None:
+        self.path = path
+        self.state = "failed"
+        StorageDriverError.__init__(
+            self,
+            f"an earlier write to {path} failed: close() and resume with "
+            "writer(path, append=True), whose size says what was kept, or cancel()",
+            driver_name=driver_name,
+        )
+
+
 class UploadInUseError(StorageDriverError):
     """`writer(path, append=True)` found the upload held by another writer
     (in this process or another) that has not closed, committed or cancelled

@@ -30,11 +30,13 @@ from regstore.errors import (
     DriverConflictError,
     DriverNotFoundError,
     IncompatibleDriverError,
+    InvalidParameterError,
     RegstoreError,
 )
 from regstore.hooks import PROJECT_NAME, DriverHookSpecs, OperationRunner
 from regstore.managed import ManagedDriver
 from regstore.params import Parameter, coerce_params, is_secret_key, redact
+from regstore.scrub import Scrubber, attach_filter, register_secrets
 
 __all__ = [
     "DRIVER_GROUP",
@@ -279,19 +281,30 @@ class DriverRegistry:
     def create(self, name: str, params: Mapping[str, object] | None = None) -> StorageDriver:
         """A ready driver, wrapped so it keeps the contract's rules."""
         spec = self.spec(name)
-        coerced = coerce_params(name, spec.parameters, params)
-        factory = spec.load_factory()
-        driver = factory(dict(coerced))
-        if not isinstance(driver, StorageDriver):
-            raise RegstoreError(
-                f"driver {name!r}: factory returned {type(driver).__name__}, not a StorageDriver"
+        if params is not None and not isinstance(params, Mapping):
+            raise InvalidParameterError(
+                name,
+                "params",
+                f"must be a mapping of parameter names to values, not {type(params).__name__}",
             )
+        coerced = coerce_params(name, spec.parameters, params)
         secret_names = {p.name for p in spec.parameters if p.secret}
         secrets = [
             str(v)
             for k, v in coerced.items()
             if isinstance(v, str) and (k in secret_names or is_secret_key(k))
         ]
+        register_secrets(secrets)
+        factory = spec.load_factory()
+        attach_filter("regstore")
+        module = getattr(factory, "__module__", None)
+        if isinstance(module, str) and module:
+            attach_filter(module.partition(".")[0])  # the plugin's loggers
+        driver = _construct(name, factory, coerced, Scrubber(secrets))
+        if not isinstance(driver, StorageDriver):
+            raise RegstoreError(
+                f"driver {name!r}: factory returned {type(driver).__name__}, not a StorageDriver"
+            )
         return ManagedDriver(
             driver,
             name=name,
@@ -299,6 +312,27 @@ class DriverRegistry:
             params=redact({k: v for k, v in coerced.items() if v is not None}, spec.parameters),
             secrets=secrets,
         )
+
+
+def _construct(
+    name: str, factory: DriverFactory, params: dict[str, Any], scrubber: Scrubber
+) -> StorageDriver:
+    """Run a driver's factory. A driver should raise `InvalidParameterError`
+    for a value it cannot use; anything else it raises (an SDK's own
+    ValueError for a malformed URL, say) still reaches the user as one
+    regstore error, scrubbed, never as a bare traceback."""
+    try:
+        return factory(dict(params))
+    except RegstoreError as err:
+        failure: BaseException = scrubber.exception(err)
+    except Exception as err:  # noqa: BLE001  (re-raised as a regstore error below)
+        cause = scrubber.exception(err)
+        failure = RegstoreError(
+            f"cannot create storage driver {name!r} with these parameters: "
+            f"{type(err).__name__}: {scrubber.text(str(err))}"
+        )
+        failure.__cause__ = cause
+    raise failure
 
 
 def _check_api_version(spec: DriverSpec, source: str) -> None:

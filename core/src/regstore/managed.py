@@ -19,11 +19,12 @@ from regstore.errors import (
     InvalidOffsetError,
     StorageDriverError,
     UnsupportedMethodError,
+    WriterFailedError,
     WriterFinishedError,
 )
 from regstore.hooks import OperationCall
-from regstore.params import REDACTED
 from regstore.paths import validate_path
+from regstore.scrub import Scrubber
 
 if TYPE_CHECKING:
     import pluggy
@@ -40,8 +41,7 @@ class _Guard:
     def __init__(self, name: str, hook: pluggy.HookRelay | None, secrets: Sequence[str]) -> None:
         self.name = name
         self._hook = hook
-        # Longest first, so a secret containing another is scrubbed whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._scrubber = Scrubber(secrets)
 
     def call(
         self,
@@ -51,37 +51,54 @@ class _Guard:
         count_bytes: Callable[[T], int | None] | None = None,
     ) -> T:
         hook = self._hook
+        failure: BaseException | None = None
         if hook is None or len(hook.regstore_operation.get_hookimpls()) <= 1:
             # Only core's runner is registered: skip pluggy on the hot path.
             try:
                 return run()
-            except Exception as err:
-                raise self.translate(err, operation, path) from err
-        call = OperationCall(self.name, operation, path, run, count_bytes)
-        hook.regstore_operation(call=call)
-        if call.error is not None:
+            except Exception as err:  # noqa: BLE001  (translated and raised below)
+                failure = err
+        else:
+            call = OperationCall(self.name, operation, path, run, count_bytes)
+            hook.regstore_operation(call=call)
+            if call.error is None:
+                return call.result  # type: ignore[no-any-return]
             failure = call.error
-            raise self.translate(failure, operation, path) from failure
-        return call.result  # type: ignore[no-any-return]
+        raise self.translate(failure, operation, path)
 
     def translate(self, err: BaseException, operation: str, path: str | None) -> BaseException:
         """The error to raise for `err`: a `StorageDriverError` naming this
-        driver, with any credential scrubbed from its message."""
+        driver, its cause chained, every credential scrubbed from it and
+        from the chain. Raise the result outside the `except` block that
+        caught `err` (or the chain gains an unscrubbed `__context__`)."""
+        err = self._scrubber.exception(err)
         if isinstance(err, StorageDriverError):
             if not err.driver_name:
                 err.driver_name = self.name
             err.detail = self.scrub(err.detail)
             return err
         if isinstance(err, NotImplementedError):
-            return UnsupportedMethodError(operation, driver_name=self.name)
-        where = f" {path}" if path else ""
-        detail = f"{operation}{where} failed: {type(err).__name__}: {err}"
-        return StorageDriverError(self.scrub(detail), driver_name=self.name)
+            translated: StorageDriverError = UnsupportedMethodError(
+                operation, driver_name=self.name
+            )
+        else:
+            where = f" {path}" if path else ""
+            detail = f"{operation}{where} failed: {type(err).__name__}: {err}"
+            translated = StorageDriverError(self.scrub(detail), driver_name=self.name)
+        translated.__cause__ = err
+        return translated
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return self._scrubber.text(text)
+
+    def run(self, operation: str, path: str, call: Callable[[], T]) -> T:
+        """`call()` with its error translated, without the hook (per-byte
+        calls: write, read)."""
+        try:
+            return call()
+        except Exception as err:  # noqa: BLE001  (translated and raised below)
+            failure: BaseException = err
+        raise self.translate(failure, operation, path)
 
 
 class ManagedDriver(StorageDriver):
@@ -224,9 +241,12 @@ class ManagedDriver(StorageDriver):
                 item = next(items)
             except StopIteration:
                 return
-            except Exception as err:
-                raise self._guard.translate(err, operation, path) from err
-            yield item
+            except Exception as err:  # noqa: BLE001  (translated and raised below)
+                failure: BaseException = err
+            else:
+                yield item
+                continue
+            raise self._guard.translate(failure, operation, path)
 
 
 class ManagedReader(io.BufferedIOBase):
@@ -244,10 +264,9 @@ class ManagedReader(io.BufferedIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        try:
-            data = self._inner.read(-1 if size is None else size)
-        except Exception as err:
-            raise self._guard.translate(err, "read", self._path) from err
+        data = self._guard.run(
+            "read", self._path, lambda: self._inner.read(-1 if size is None else size)
+        )
         self._nbytes += len(data)
         return data
 
@@ -255,10 +274,7 @@ class ManagedReader(io.BufferedIOBase):
         return self.read(size)
 
     def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
-        try:
-            n = self._inner.readinto(buffer)  # type: ignore[attr-defined]
-        except Exception as err:
-            raise self._guard.translate(err, "read", self._path) from err
+        n = self._guard.run("read", self._path, lambda: self._inner.readinto(buffer))  # type: ignore[attr-defined]
         count = int(n or 0)
         self._nbytes += count
         return count
@@ -279,13 +295,24 @@ class ManagedReader(io.BufferedIOBase):
 class ManagedWriter(FileWriter):
     """A driver's writer with the finished-writer rules enforced: after
     commit, cancel or close, write/commit/cancel raise
-    `WriterFinishedError`; close after any of them is a no-op."""
+    `WriterFinishedError`; close after any of them is a no-op.
+
+    Failures: a `commit()`, `close()` or `cancel()` that raises leaves the
+    writer as it was, so the caller may call it again (drivers keep what a
+    retry needs until the call succeeds). A `write()` that raises may have
+    stored part of its bytes, so nothing written after it could be trusted:
+    the writer then refuses `write()` and `commit()` (`WriterFailedError`);
+    `close()` keeps what reached storage and `writer(path, append=True)`
+    reports exactly how much in `size`, as a registry's client asks for the
+    offset after a failed PATCH; or `cancel()` discards the upload.
+    """
 
     def __init__(self, inner: FileWriter, path: str, guard: _Guard) -> None:
         self._inner = inner
         self._path = path
         self._guard = guard
         self._state: str | None = None  # None while open
+        self._failed = False
 
     @property
     def size(self) -> int:
@@ -295,20 +322,26 @@ class ManagedWriter(FileWriter):
         if self._state is not None:
             raise WriterFinishedError(self._path, self._state, driver_name=self._guard.name)
 
-    def write(self, data: Buffer) -> int:
+    def _check_usable(self) -> None:
         self._check_open()
+        if self._failed:
+            raise WriterFailedError(self._path, driver_name=self._guard.name)
+
+    def write(self, data: Buffer) -> int:
+        self._check_usable()
         if not isinstance(data, bytes | bytearray | memoryview):
             raise StorageDriverError(
                 f"write {self._path}: data must be bytes-like, not {type(data).__name__}",
                 driver_name=self._guard.name,
             )
         try:
-            return self._inner.write(data)
-        except Exception as err:
-            raise self._guard.translate(err, "write", self._path) from err
+            return self._guard.run("write", self._path, lambda: self._inner.write(data))
+        except BaseException:
+            self._failed = True
+            raise
 
     def commit(self) -> None:
-        self._check_open()
+        self._check_usable()
         self._guard.call("writer.commit", self._path, self._inner.commit, lambda _: self.size)
         self._state = "committed"
 

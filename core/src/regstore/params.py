@@ -10,6 +10,7 @@ and never echoes a secret.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -159,7 +160,10 @@ class Parameter:
             if isinstance(value, bool):
                 raise TypeError("boolean")
             if isinstance(value, int | float | str):
-                return float(value)
+                number = float(value)
+                if not math.isfinite(number):  # nan passes every range check
+                    raise ValueError("not a finite number")
+                return number
             raise TypeError("not a number")
         if self.kind == "choice":
             if isinstance(value, str):
@@ -177,13 +181,17 @@ def _number(value: float) -> str:
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     """`key=value` strings (command-line `-p` options) into a dict. A malformed
     item raises ValueError naming its position, never its text, since the
-    value may be a secret."""
+    value may be a secret; so does a key given twice (a silent last-wins
+    would hide a typo in a long command line)."""
     result: dict[str, str] = {}
     for position, item in enumerate(items, start=1):
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValueError(f"value number {position} is not of the form key=value")
-        result[key.strip()] = value
+        if key in result:
+            raise ValueError(f"{key!r} is given more than once (value number {position})")
+        result[key] = value
     return result
 
 
