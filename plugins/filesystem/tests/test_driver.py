@@ -48,7 +48,22 @@ def test_maxthreads_below_25_is_rejected_naming_the_key(root: Path, value: objec
     with pytest.raises(InvalidParameterError, match="maxthreads") as info:
         regstore.create("filesystem", {"rootdirectory": str(root), "maxthreads": value})
     assert info.value.key == "maxthreads"
-    assert "at least 25" in str(info.value)
+    assert "from 25 to 10000" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [10**12, "1000000000000", 100_001])
+def test_maxthreads_has_a_maximum(root: Path, value: object) -> None:
+    """Regression: maxthreads=10**12 made the regulator preallocate 10**12
+    tokens and the process was OOM-killed. Refused before anything is built."""
+    with pytest.raises(InvalidParameterError, match="maxthreads") as info:
+        regstore.create("filesystem", {"rootdirectory": str(root), "maxthreads": value})
+    assert info.value.key == "maxthreads"
+    assert "from 25 to 10000" in str(info.value)
+
+
+def test_maxthreads_at_the_maximum_is_accepted(root: Path) -> None:
+    driver = regstore.create("filesystem", {"rootdirectory": str(root), "maxthreads": 10_000})
+    assert driver.inner.maxthreads == 10_000  # type: ignore[attr-defined]
 
 
 def test_unknown_parameter_is_rejected(root: Path) -> None:
@@ -237,11 +252,30 @@ def test_move_absent_source_leaves_destination_untouched(driver: StorageDriver, 
     assert visible_tree(root) == ["dst"]  # no directory was created for the new dest
 
 
-def test_move_of_a_directory_is_refused(driver: StorageDriver) -> None:
+def test_move_of_a_directory_is_refused(driver: StorageDriver, root: Path) -> None:
     driver.put_content("/d/f", b"x")
-    with pytest.raises(PathNotFoundError, match="directory"):
-        driver.move("/d", "/e")
-    assert driver.list("/") == ["/d"]
+    driver.put_content("/e/g", b"y")
+    before = visible_tree(root)
+    for dest in ["/e", "/new", "/e/g", "/d/f2", "/d"]:
+        with pytest.raises(PathNotFoundError, match="directory"):
+            driver.move("/d", dest)
+        assert visible_tree(root) == before
+    assert driver.get_content("/d/f") == b"x"
+    assert driver.get_content("/e/g") == b"y"
+
+
+def test_move_of_a_missing_source_onto_itself(driver: StorageDriver, root: Path) -> None:
+    """Moving onto itself is a no-op only for an object that exists."""
+    with pytest.raises(PathNotFoundError):
+        driver.move("/missing", "/missing")
+    with pytest.raises(PathNotFoundError):
+        driver.move("/a/missing", "/a/missing")
+    assert not root.exists() or visible_tree(root) == []
+    driver.put_content("/a/f", b"x")
+    with pytest.raises(PathNotFoundError):
+        driver.move("/a/f/below", "/a/f/below")  # below a file
+    driver.move("/a/f", "/a/f")
+    assert driver.get_content("/a/f") == b"x"
 
 
 # -- confinement ------------------------------------------------------------
