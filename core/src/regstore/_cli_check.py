@@ -123,6 +123,7 @@ def build_args(
     keyword: str | None,
     exitfirst: bool,
     rootdir: str,
+    faults: float | None = None,
     inifile: str,
     show_output: bool,
 ) -> list[str]:
@@ -133,6 +134,8 @@ def build_args(
         args += ["--regstore-param", f"{key}={value}"]
     if full:
         args.append("--regstore-full")
+    if faults is not None:
+        args += ["--regstore-faults", str(faults)]
     args += ["-p", "no:cacheprovider", "--rootdir", rootdir, "-c", inifile]
     confcut = _suite_dir()
     if confcut is not None:
@@ -161,6 +164,7 @@ def run_check(
     params: Mapping[str, str],
     *,
     full: bool = False,
+    faults: float | None = None,
     keyword: str | None = None,
     exitfirst: bool = False,
     show_output: bool = False,
@@ -178,6 +182,7 @@ def run_check(
             name,
             params,
             full=full,
+            faults=faults,
             keyword=keyword,
             exitfirst=exitfirst,
             rootdir=tmp,

@@ -190,6 +190,14 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @_param_option
 @click.option("--full", is_flag=True, help="Run the heavy cases at full size (GiB streams).")
+@click.option(
+    "--faults",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    metavar="RATE",
+    help="Fault rate of the random-fault cases (default 0.1): each storage step of the "
+    "driver (a request, a write to disk) fails with this chance while uploads recover.",
+)
 @click.option("-k", "keyword", metavar="EXPR", help="Only run tests matching EXPR (pytest -k).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failure.")
 @click.option(
@@ -202,6 +210,7 @@ def check(
     name: str,
     params: dict[str, str],
     full: bool,
+    faults: float | None,
     keyword: str | None,
     exitfirst: bool,
     verbose: bool,
@@ -219,9 +228,17 @@ def check(
     if status is not None:
         ctx.exit(status)
     mode = "full" if full else "short"
+    if faults is not None:
+        mode += f", fault rate {faults:g}"
     click.echo(f"checking {name} ({mode} mode) with {_shown(registry, name, params)}")
     outcome = run_check(
-        name, params, full=full, keyword=keyword, exitfirst=exitfirst, show_output=verbose
+        name,
+        params,
+        full=full,
+        faults=faults,
+        keyword=keyword,
+        exitfirst=exitfirst,
+        show_output=verbose,
     )
     if outcome.tests:
         rows = [[t.name, t.outcome, f"{t.duration:.2f}s", t.reason] for t in outcome.tests]

@@ -103,6 +103,11 @@ class DriverSpec:
     #: whose calls fail on demand (`regstore.testing.injection.OSFaults`), so
     #: the driver's real code paths meet ENOSPC and EIO.
     fault_modules: tuple[str, ...] = ()
+    #: Parameters the suite's failure cases add, as (name, value) pairs:
+    #: typically retries off (s3: `maxattempts=1`), so a single injected
+    #: fault reaches the driver's own recovery instead of an SDK's retry
+    #: loop, and each failure point takes milliseconds rather than backoffs.
+    fault_parameters: tuple[tuple[str, object], ...] = ()
 
     def load_factory(self) -> DriverFactory:
         """Import the factory if it was given by dotted path."""

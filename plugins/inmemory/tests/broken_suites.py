@@ -10,12 +10,14 @@ drivers break it.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 from regstore import FileInfo, FileWriter, PathNotFoundError, StorageDriver
 from regstore.driver import Buffer
 from regstore.testing import StorageDriverSuite
+from regstore.testing.injection import FaultInjector
 from regstore.walk import walk_listing
 from regstore_inmemory.driver import InMemoryDriver
 
@@ -143,19 +145,117 @@ class WrongWalkOrder(InMemoryDriver):
         return walk_listing(path, files, is_after=is_after, prune=prune)
 
 
+class _Steps(FaultInjector):
+    """The storage steps of the buffering drivers below, made to fail by
+    the suite's failure cases as a disk or a network would."""
+
+    kinds = ("eio",)
+
+    def step(self) -> None:
+        if self.choose() is not None:
+            raise OSError(errno.EIO, "injected: the storage step failed")
+
+
+STEPS = _Steps()
+
+
+class _BufferingWriter(FileWriter):
+    """Holds writes in memory and hands them to the upload in pieces, each
+    hand-over a storage step that may fail: the shape of a driver that
+    buffers a part before sending it. `lose_on_failure` frees the buffer
+    in a `finally`, failure or not (the s3 writer's old bug)."""
+
+    piece = 64 * 1024
+
+    def __init__(self, inner: FileWriter, *, lose_on_failure: bool) -> None:
+        self._inner = inner
+        self._lose = lose_on_failure
+        self._buffer = bytearray()
+
+    @property
+    def size(self) -> int:
+        return self._inner.size + len(self._buffer)
+
+    def _hand_over(self) -> None:
+        try:
+            STEPS.step()
+            self._inner.write(self._buffer)
+            self._buffer = bytearray()
+        finally:
+            if self._lose:
+                self._buffer = bytearray()
+
+    def write(self, data: Buffer) -> int:
+        self._buffer += data
+        if len(self._buffer) >= self.piece:
+            self._hand_over()
+        return memoryview(data).nbytes
+
+    def close(self) -> None:
+        self._hand_over()
+        STEPS.step()
+        self._inner.close()
+
+    def commit(self) -> None:
+        self._hand_over()
+        STEPS.step()
+        self._inner.commit()
+
+    def cancel(self) -> None:
+        self._inner.cancel()
+
+
+class Buffering(InMemoryDriver):
+    """inmemory behind a correct buffering writer with failing steps."""
+
+    lose_on_failure = False
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        return _BufferingWriter(super().writer(path, append), lose_on_failure=self.lose_on_failure)
+
+
+class LosesBufferOnFailedCommit(Buffering):
+    """A commit that fails has already dropped its buffer: the retried
+    commit publishes short data and reports success."""
+
+    lose_on_failure = True
+
+
+class SharedResumers(InMemoryDriver):
+    """Two resumers of one upload share it: their bytes interleave."""
+
+    def writer(self, path: str, append: bool = False) -> FileWriter:
+        with self._lock:
+            upload = self._uploads.get(path)
+            if append and upload is not None:
+                upload.holder = None  # never refuse a second resumer
+            return super().writer(path, append)
+
+
 class _Broken(StorageDriverSuite):
     """The suite over one broken driver, wrapped by the suite itself."""
 
     driver_name = "inmemory"
     root_parameter = None
-    broken: ClassVar[type[InMemoryDriver]] = InMemoryDriver
+    broken: ClassVar[type[InMemoryDriver]] = Buffering
 
     def make_driver(self, params: dict[str, object]) -> StorageDriver:
         return self.broken()
 
+    def storage_faults(self, params: dict[str, object]) -> FaultInjector | None:
+        return STEPS
+
 
 class TestReference(_Broken):
-    broken = InMemoryDriver
+    broken = Buffering
+
+
+class TestLosesBufferOnFailedCommit(_Broken):
+    broken = LosesBufferOnFailedCommit
+
+
+class TestSharedResumers(_Broken):
+    broken = SharedResumers
 
 
 class TestUnsortedList(_Broken):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import regstore
-from regstore import StorageDriver, StorageDriverError
+from regstore import StorageDriver, StorageDriverError, UploadInUseError, WriterFailedError
 from regstore.testing import Payload
 
 
@@ -72,11 +72,36 @@ def test_newer_writer_replaces_an_open_upload(driver: StorageDriver) -> None:
     newer = driver.writer("/contended")
     newer.write(b"new")
     with pytest.raises(StorageDriverError, match="newer writer"):
-        older.write(b"more")
+        older.commit()
     with pytest.raises(StorageDriverError, match="newer writer"):
+        older.write(b"more")
+    # A failed write finishes the writer for commit too.
+    with pytest.raises(WriterFailedError):
         older.commit()
     newer.commit()
     assert driver.get_content("/contended") == b"new"
+
+
+def test_second_resumer_is_refused(driver: StorageDriver) -> None:
+    """Two resumers of one upload would interleave their bytes: the second
+    is refused while the first holds it, and may resume once it is closed
+    or dropped (as a crashed writer is)."""
+    writer = driver.writer("/resumed")
+    writer.write(b"first")
+    writer.close()
+    holder = driver.writer("/resumed", append=True)
+    with pytest.raises(UploadInUseError, match="in use"):
+        driver.writer("/resumed", append=True)
+    holder.write(b"-kept")
+    holder.close()
+    again = driver.writer("/resumed", append=True)
+    assert again.size == len(b"first-kept")
+    again.write(b"-lost")
+    del again  # dropped without close: the hold goes with it
+    last = driver.writer("/resumed", append=True)
+    assert last.size == len(b"first-kept")
+    last.commit()
+    assert driver.get_content("/resumed") == b"first-kept"
 
 
 def test_instances_do_not_share_a_store() -> None:

@@ -33,6 +33,8 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "TestNaiveModTime": {"test_stat"},
     "TestWrongWalkOrder": {"test_walk_every_entry_once_in_declared_order"},
     "TestLeavesFiles": {"test_a_leaky"},
+    "TestLosesBufferOnFailedCommit": {"test_failure_points"},
+    "TestSharedResumers": {"test_two_resumers"},
 }
 
 
@@ -101,7 +103,8 @@ def test_reference_passes_every_target(
     reference = {name: o for (cls, name), o in outcomes.items() if cls == "TestReference"}
     targets = set().union(*EXPECTED_FAILURES.values()) - {"test_a_leaky"}
     assert targets <= reference.keys()
-    bad = {name: o for name, o in reference.items() if o[0] != "passed"}
+    # -k matches substrings: only the targets themselves must pass.
+    bad = {name: o for name, o in reference.items() if name in targets and o[0] != "passed"}
     assert not bad, f"the reference driver fails: {bad}"
 
 

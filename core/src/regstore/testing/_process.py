@@ -11,6 +11,7 @@ recreates the driver with `regstore.create(driver_name, params)` (a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -31,6 +32,16 @@ from regstore.testing._base import Sizes, SuiteBase
 from regstore.testing._data import Payload, sha256_of_reader
 
 __all__ = ["ProcessTests"]
+
+
+def _sha(driver: StorageDriver) -> str:
+    with driver.reader(PATH) as reader:
+        return sha256_of_reader(reader)[0]
+
+
+def _sha_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 PATH = "/resume/upload"
 CHILD_TIMEOUT = 300.0
@@ -58,6 +69,34 @@ for step in job["steps"]:
     elif op == "hang":
         print("ready", flush=True)
         time.sleep(3600)
+    elif op == "await":
+        print("waiting", flush=True)
+        sys.stdin.readline()
+    elif op == "try-open":
+        try:
+            writer = driver.writer(job["path"], append=step[1])
+        except Exception as err:
+            writer = None
+            print("error", type(err).__name__, " ".join(str(err).split()), flush=True)
+        else:
+            print("opened", writer.size, flush=True)
+    elif op == "try-write" and writer is not None:
+        try:
+            Payload(step[1], step[3]).write_to(writer, step[2], step[3])
+        except Exception as err:
+            print("error", type(err).__name__, " ".join(str(err).split()), flush=True)
+        else:
+            print("wrote", writer.size, flush=True)
+    elif op == "try-commit" and writer is not None:
+        try:
+            writer.commit()
+        except Exception as err:
+            print("error", type(err).__name__, " ".join(str(err).split()), flush=True)
+        else:
+            print("committed", flush=True)
+    elif op == "commit":
+        writer.commit()
+        print("committed", flush=True)
 """
 
 
@@ -85,6 +124,7 @@ class _Child:
     def __init__(self, job: dict[str, Any]) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", CHILD, json.dumps(job)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -99,6 +139,24 @@ class _Child:
         for line in self.proc.stdout:
             self.lines.put(line.strip())
         self.lines.put(None)
+
+    def go(self) -> None:
+        """Let a child waiting at an `await` step go on."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def poll_line(self, timeout: float) -> str | None:
+        """The next line within `timeout`, or None while the child is busy
+        (or blocked: a driver may make a second resumer wait)."""
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if line is None:
+            self.lines.put(None)  # next_line reports the early end
+            return self.next_line()
+        return line
 
     def next_line(self) -> str:
         try:
@@ -240,6 +298,91 @@ class ProcessTests(SuiteBase):
         finally:
             child.kill()
         self.finish_upload(driver, payload, first)
+
+    @pytest.mark.regstore_process
+    def test_two_resumers_in_two_processes(
+        self, driver: StorageDriver, suite_params: dict[str, object]
+    ) -> None:
+        """Two processes resume one closed upload, as two registry replicas
+        do when a client retries a PATCH. The second waits, fails, or works
+        on its own copy; the published object is exactly one process's
+        bytes and does not change when the other goes on writing."""
+        job = self.child_job(driver, suite_params)
+        first = 100_000
+        one = Payload("two-procs-one", first + 2 * 300_000)
+        two = Payload("two-procs-two", first + 2 * 200_000)
+        writer = driver.writer(PATH)
+        one.write_to(writer, 0, first)
+        writer.close()
+
+        a = _Child(
+            {
+                **job,
+                "steps": [
+                    ["open", True],
+                    ["size"],
+                    ["write", one.seed, first, first + 300_000],
+                    ["await"],
+                    ["write", one.seed, first + 300_000, one.size],
+                    ["commit"],
+                ],
+            }
+        )
+        b: _Child | None = None
+        try:
+            assert a.next_line() == f"size {first}"
+            assert a.next_line() == "waiting"
+            b = _Child(
+                {
+                    **job,
+                    "steps": [
+                        ["try-open", True],
+                        ["try-write", two.seed, first, first + 200_000],
+                        ["await"],
+                        ["try-write", two.seed, first + 200_000, two.size],
+                        ["await"],
+                        ["try-commit"],
+                    ],
+                }
+            )
+            opened = b.poll_line(10.0)  # None: the second resumer waits
+            if opened is not None and opened.startswith("opened"):
+                assert opened == f"opened {first}", f"second resumer: {opened}"
+                assert b.next_line().startswith(("wrote", "error"))
+                assert b.next_line() == "waiting"
+            a.go()
+            assert a.next_line() == "committed"
+            a.finish()
+            published = one.read()
+            assert _sha(driver) == _sha_bytes(published), (
+                "the first process's commit is not exactly its own bytes"
+            )
+            if opened is None:
+                late = b.next_line()
+                assert late.startswith("error"), (
+                    f"a resumer that waited was given the upload committed meanwhile: {late}"
+                )
+            elif opened.startswith("opened"):
+                b.go()
+                assert b.next_line().startswith(("wrote", "error"))
+                assert b.next_line() == "waiting"
+                assert _sha(driver) == _sha_bytes(published), (
+                    "the second process's writes changed the published object in place"
+                )
+                b.go()
+                if b.next_line() == "committed":
+                    assert _sha(driver) == _sha_bytes(one.read(0, first) + two.read(first)), (
+                        "the second process's commit is not exactly its own bytes"
+                    )
+            else:
+                assert opened.startswith("error"), opened
+                assert driver.name in opened, f"the error lacks the driver name: {opened}"
+            b.finish()
+        finally:
+            a.kill()
+            if b is not None:
+                b.kill()
+        self.remove(driver, "/resume")
 
     def test_factory_wraps_driver(self, driver: StorageDriver) -> None:
         """The suite runs against the checked driver (path rules, names)."""

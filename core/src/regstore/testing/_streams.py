@@ -108,6 +108,10 @@ class StreamTests(SuiteBase):
         # Past the end: empty too.
         with driver.reader(path, chunk * 3 + 1000) as reader:
             assert reader.read() == b""
+        # Far past the end (beyond what lseek or a Range header takes as is).
+        for far in (2**62, 2**63 - 1, 2**64):
+            with driver.reader(path, far) as reader:
+                assert reader.read() == b"", f"offset {far}"
         # The N-1 boundary: one byte, then nothing.
         with driver.reader(path, chunk * 3 - 1) as reader:
             assert reader.read(chunk) == c3[-1:]

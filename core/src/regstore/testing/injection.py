@@ -343,22 +343,42 @@ class _FaultingDriver(StorageDriver):
 
 
 class _FaultingWriter(FileWriter):
+    """A writer whose calls go through the injector. A close, commit or
+    cancel that ran but "lost its reply" did finish the driver's writer:
+    later calls get what a driver's own bookkeeping would give (close is a
+    no-op, the rest raise), as the wrapper would have enforced had it known."""
+
     def __init__(self, inner: FileWriter, injector: OperationFaults) -> None:
         self._inner = inner
         self._faults = injector
+        self._finished: str | None = None
 
     @property
     def size(self) -> int:
         return self._inner.size
 
+    def _finish(self, state: str, call: Callable[[], None]) -> None:
+        if self._finished is not None:
+            if state == "closed":
+                return
+            raise InjectedFaultError(f"the writer was {self._finished} already (reply lost)")
+
+        def run() -> None:
+            call()
+            self._finished = state
+
+        self._faults.run(run)
+
     def write(self, data: Buffer) -> int:
+        if self._finished is not None:
+            raise InjectedFaultError(f"the writer was {self._finished} already (reply lost)")
         return self._faults.run(lambda: self._inner.write(data))  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self._faults.run(self._inner.close)
+        self._finish("closed", self._inner.close)
 
     def commit(self) -> None:
-        self._faults.run(self._inner.commit)
+        self._finish("committed", self._inner.commit)
 
     def cancel(self) -> None:
-        self._faults.run(self._inner.cancel)
+        self._finish("cancelled", self._inner.cancel)

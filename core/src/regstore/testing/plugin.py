@@ -18,10 +18,13 @@ Options:
   default for a driver whose spec says `local_root` when no root value is
   given).
 - `--regstore-full`: distribution's full sizes (also REGSTORE_FULL=1).
+- `--regstore-faults RATE`: the fault rate of the random-fault cases (also
+  REGSTORE_FAULTS=RATE; default 0.1).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
@@ -69,6 +72,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="create the per-test random root under pytest's tmp dir",
     )
     group.addoption(
+        "--regstore-faults",
+        metavar="RATE",
+        default=None,
+        help="fault rate (0-1) of the random-fault conformance cases (or REGSTORE_FAULTS)",
+    )
+    group.addoption(
         "--regstore-full",
         action="store_true",
         default=False,
@@ -101,6 +110,24 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     if guard is not None:
         guard.verify()
     return result
+
+
+FAULTS_ENV = "REGSTORE_FAULTS"
+
+
+def fault_rate(config: pytest.Config) -> float | None:
+    """`--regstore-faults RATE` or REGSTORE_FAULTS; None when neither is
+    given. A value outside [0, 1] is a usage error."""
+    raw = config.getoption("regstore_faults", default=None) or os.environ.get(FAULTS_ENV)
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise pytest.UsageError(f"--regstore-faults expects a rate from 0 to 1, not {raw!r}")
+    return rate
 
 
 def active_config() -> pytest.Config | None:

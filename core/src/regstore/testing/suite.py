@@ -25,6 +25,7 @@ from regstore.testing._base import SuiteBase
 from regstore.testing._concurrency import ConcurrencyTests
 from regstore.testing._content import ContentTests
 from regstore.testing._errors import ErrorTests
+from regstore.testing._failures import FailureTests
 from regstore.testing._listing import ListingTests
 from regstore.testing._process import ProcessTests
 from regstore.testing._redirect import RedirectTests
@@ -45,6 +46,7 @@ class StorageDriverSuite(
     ErrorTests,
     RedirectTests,
     ConcurrencyTests,
+    FailureTests,
     ProcessTests,
     BenchmarkTests,
     SuiteBase,

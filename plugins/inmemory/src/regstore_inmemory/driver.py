@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Self
@@ -25,6 +26,7 @@ from regstore import (
     PathNotFoundError,
     StorageDriver,
     StorageDriverError,
+    UploadInUseError,
 )
 from regstore.paths import ROOT, parent, walk_sort_key
 from regstore.walk import walk_listing
@@ -54,6 +56,14 @@ class _Upload:
     data: bytearray = field(default_factory=bytearray)
     #: Bytes persisted by the last close(); a resume starts from here.
     persisted: int = 0
+    #: The writer working on the upload until it closes, commits or
+    #: cancels. Weak: a writer dropped without closing (the in-process
+    #: picture of a crash) no longer holds the upload.
+    holder: weakref.ref[_InMemoryWriter] | None = None
+
+    def held(self) -> bool:
+        """Whether a live writer is working on the upload."""
+        return self.holder is not None and self.holder() is not None
 
 
 class InMemoryDriver(StorageDriver):
@@ -131,8 +141,9 @@ class InMemoryDriver(StorageDriver):
         self._publish(path, bytes(data))
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
-        stream = io.BytesIO(self.get_content(path))  # shares the bytes, no copy
-        stream.seek(offset)
+        data = self.get_content(path)
+        stream = io.BytesIO(data)  # shares the bytes, no copy
+        stream.seek(min(offset, len(data)))  # past the end: empty (and no overflow)
         return stream
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
@@ -141,6 +152,9 @@ class InMemoryDriver(StorageDriver):
             if not append:
                 upload = self._uploads[path] = _Upload()
             elif upload is not None:
+                if upload.held():
+                    # Two resumers would interleave their bytes in one upload.
+                    raise UploadInUseError(path)
                 del upload.data[upload.persisted :]  # what a dead writer wrote after close
             elif path in self._files:
                 if self._files[path].data:
@@ -150,7 +164,9 @@ class InMemoryDriver(StorageDriver):
                 upload = self._uploads[path] = _Upload()
             else:
                 raise PathNotFoundError(path, detail=f"no upload to resume at {path}")
-            return _InMemoryWriter(self, path, upload)
+            writer = _InMemoryWriter(self, path, upload)
+            upload.holder = weakref.ref(writer)
+            return writer
 
     def stat(self, path: str) -> FileInfo:
         with self._lock:
@@ -234,6 +250,7 @@ class _InMemoryWriter(FileWriter):
         with self._driver._lock:
             if self._driver._uploads.get(self._path) is self._upload:
                 self._upload.persisted = len(self._upload.data)
+                self._upload.holder = None
 
     def commit(self) -> None:
         with self._driver._lock:
