@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -124,9 +125,10 @@ class ContentTests(SuiteBase):
         assert driver.get_content("/bytes-like/object") == expected
         self.remove(driver, "/bytes-like")
 
-    def test_put_content_is_atomic(self, driver: StorageDriver) -> None:
-        """A reader racing a replacement sees the old or the new object,
-        never a mix or a truncated one."""
+    def test_put_content_is_atomic(self, driver: StorageDriver, full_mode: bool) -> None:
+        """Readers racing replacements for a fixed time see the old or the
+        new object, never a mix, a truncated one or none at all (a put that
+        removes before it renames shows as "not found")."""
         old = random_bytes(256 << 10, "atomic-old")
         new = random_bytes(200 << 10, "atomic-new")
         driver.put_content("/atomic/object", old)
@@ -141,14 +143,19 @@ class ContentTests(SuiteBase):
             except BaseException as err:  # noqa: BLE001  (reported below)
                 failures.append(err)
 
-        thread = threading.Thread(target=read_loop)
-        thread.start()
+        readers = [threading.Thread(target=read_loop) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        deadline = time.monotonic() + (5.0 if full_mode else 1.0)
+        puts = 0
         try:
-            for i in range(6):
-                driver.put_content("/atomic/object", new if i % 2 == 0 else old)
+            while time.monotonic() < deadline or puts < 6:
+                driver.put_content("/atomic/object", new if puts % 2 == 0 else old)
+                puts += 1
         finally:
             stop.set()
-            thread.join()
+            for thread in readers:
+                thread.join()
         assert not failures, f"reading during put_content failed: {failures[0]!r}"
         bad = [len(s) for s in seen if s not in (old, new)]
         assert not bad, f"readers saw {len(bad)} torn objects (sizes {bad[:5]})"

@@ -51,7 +51,16 @@ INVALID_PATHS = (
     "/a\\b",
     "/a:b",
     "/a\n",
+    "/a~b",
+    "/~",
+    "/.regstore~uploads",
+    "/a/b~",
+    "/a%2Fb",
+    "/a*",
 )
+
+#: Not strings at all: refused as paths, never turned into one with str().
+NOT_STRINGS: tuple[object, ...] = (None, 42, b"/bytes", ["/list"], ("/tuple",))
 
 PathCall = Callable[[StorageDriver, str], object]
 
@@ -132,11 +141,34 @@ class ErrorTests(SuiteBase):
             assert err.path == "/nothing/here", f"{name}: path {err.path!r}"
         assert driver.list("/") == []
 
-    def test_data_must_be_bytes_like(self, driver: StorageDriver) -> None:
-        with pytest.raises(StorageDriverError):
-            driver.put_content("/typed", "text is not bytes")  # type: ignore[arg-type]
+    @pytest.mark.parametrize("method", sorted(METHODS))
+    def test_paths_must_be_strings(self, driver: StorageDriver, method: str) -> None:
+        call, _ = METHODS[method]
+        if method == "move_dest":
+            driver.put_content("/move/source", b"kept")
+        for path in NOT_STRINGS:
+            if path is None and method == "walk_start_after":
+                continue  # start_after=None means "from the start"
+            with pytest.raises(InvalidPathError) as info:
+                call(driver, path)  # type: ignore[arg-type]
+            assert driver.name in str(info.value), f"{method}({path!r}): {info.value}"
+        if method == "move_dest":
+            assert driver.get_content("/move/source") == b"kept"
+            self.remove(driver, "/move")
+        assert driver.list("/") == []
+
+    @pytest.mark.parametrize("data", ["text is not bytes", 42, [1, 2, 3], None, {"a": 1}], ids=repr)
+    def test_data_must_be_bytes_like(self, driver: StorageDriver, data: object) -> None:
+        with pytest.raises(StorageDriverError) as info:
+            driver.put_content("/typed", data)  # type: ignore[arg-type]
+        assert driver.name in str(info.value)
+        self.assert_not_found(driver, lambda: driver.stat("/typed"))
         writer = driver.writer("/typed")
+        writer.write(b"ok")
         with pytest.raises(StorageDriverError):
-            writer.write("text")  # type: ignore[arg-type]
-        writer.cancel()
+            writer.write(data)  # type: ignore[arg-type]
+        assert writer.size == 2, "a refused write changed the upload's size"
+        writer.commit()
+        assert driver.get_content("/typed") == b"ok"
+        self.remove(driver, "/typed")
         assert driver.list("/") == []

@@ -11,6 +11,7 @@ directory because `/ab` exists: the S3 driver's known bug).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import time
 
@@ -108,6 +109,45 @@ class ListingTests(SuiteBase):
         assert driver.get_content(dest) == contents
         self.remove(driver, "/" + dest.split("/")[1])
 
+    def test_move_missing_onto_itself(self, driver: StorageDriver) -> None:
+        """A missing source is missing even when it is also the destination."""
+        err = self.assert_not_found(driver, lambda: driver.move("/ghost/a", "/ghost/a"))
+        assert err.path == "/ghost/a"
+        assert driver.list("/") == []
+
+    def test_move_onto_itself_keeps_content(self, driver: StorageDriver) -> None:
+        driver.put_content("/self/object", b"stays")
+        driver.move("/self/object", "/self/object")
+        assert driver.get_content("/self/object") == b"stays"
+        self.remove(driver, "/self")
+
+    def test_move_directory_raises_and_keeps_tree(self, driver: StorageDriver) -> None:
+        """Objects move, directories do not (an object store has none to
+        move): the call raises and the whole tree stays as it was."""
+        driver.put_content("/tree/dir/a", b"a")
+        driver.put_content("/tree/dir/sub/b", b"b")
+        with pytest.raises(StorageDriverError) as info:
+            driver.move("/tree/dir", "/tree/elsewhere")
+        assert driver.name in str(info.value)
+        assert driver.get_content("/tree/dir/a") == b"a"
+        assert driver.get_content("/tree/dir/sub/b") == b"b"
+        assert driver.list("/tree") == ["/tree/dir"]
+        self.remove(driver, "/tree")
+
+    def test_move_removes_emptied_source_parents(self, driver: StorageDriver) -> None:
+        """After a move, the source's emptied directories are gone, as after
+        a delete; a parent that still holds something stays."""
+        driver.put_content("/from/deep/er/object", b"moving")
+        driver.put_content("/from/kept", b"stays")
+        driver.move("/from/deep/er/object", "/to/object")
+        assert driver.get_content("/to/object") == b"moving"
+        self.assert_not_found(driver, lambda: driver.stat("/from/deep/er"))
+        self.assert_not_found(driver, lambda: driver.stat("/from/deep"))
+        assert driver.list("/from") == ["/from/kept"]
+        assert driver.list("/") == ["/from", "/to"]
+        assert [info.path for info in driver.walk("/from")] == ["/from/kept"]
+        self.remove(driver, "/from", "/to")
+
     def test_move_invalid(self, driver: StorageDriver) -> None:
         driver.put_content("/notadir", b"regular file")
         with pytest.raises(StorageDriverError) as info:
@@ -192,6 +232,11 @@ class ListingTests(SuiteBase):
         created = info.mod_time
 
         time.sleep(sizes.mod_time_sleep)
+        # Reading does not touch the object: its mod_time stays.
+        driver.get_content(path)
+        with driver.reader(path, 10) as reader:
+            reader.read()
+        assert driver.stat(path).mod_time == created, "reading changed the object's mod_time"
         driver.put_content(path, random_bytes(2048, "stat-2"))
         info = driver.stat(path)
         assert info.size == 2048
@@ -212,6 +257,38 @@ class ListingTests(SuiteBase):
         else:
             assert isinstance(root, PathNotFoundError), f"stat('/') raised {root!r}"
         self.remove(driver, "/" + directory.split("/")[1])
+
+    def test_directory_has_no_content(self, driver: StorageDriver) -> None:
+        """get_content and reader of a directory: PathNotFoundError."""
+        driver.put_content("/holder/inside/object", b"x")
+        for directory in ("/holder", "/holder/inside"):
+            self.assert_not_found(driver, functools.partial(driver.get_content, directory))
+            self.assert_not_found(driver, functools.partial(driver.reader, directory))
+            self.assert_not_found(driver, functools.partial(driver.reader, directory, 5))
+        self.remove(driver, "/holder")
+
+    def test_delete_last_object_stays_inside_root(
+        self, driver: StorageDriver, suite_params: dict[str, object]
+    ) -> None:
+        """A store nested in another store's root: deleting its last object
+        (and so its emptied directories) never touches the outer store, not
+        even a sibling that shares the inner root's prefix."""
+        if self.root_parameter is None or not isinstance(
+            suite_params.get(self.root_parameter), str
+        ):
+            pytest.skip("the driver has no root parameter to nest a store in")
+        root = str(suite_params[self.root_parameter]).rstrip("/")
+        inner = self._create({**suite_params, self.root_parameter: root + "/inner"})
+        driver.put_content("/innerx/keep", b"sibling")
+        driver.put_content("/keep", b"outer")
+        inner.put_content("/a/b/object", b"inner")
+        assert driver.get_content("/inner/a/b/object") == b"inner"
+        inner.delete("/a/b/object")
+        assert inner.list("/") == []
+        assert driver.get_content("/innerx/keep") == b"sibling"
+        assert driver.get_content("/keep") == b"outer"
+        assert [p for p in driver.list("/") if p != "/inner"] == ["/innerx", "/keep"]
+        self.remove(driver, "/inner", "/innerx", "/keep")
 
     def test_stat_prefix_is_not_a_directory(self, driver: StorageDriver) -> None:
         """`/p/a` does not exist just because `/p/ab` and `/p/a-b/c` do."""

@@ -113,8 +113,12 @@ class WalkTests(SuiteBase):
         order = driver.capabilities.walk_order
         pruned_seen: list[str] = []
 
+        asked_for_files: list[str] = []
+
         def prune(info: FileInfo) -> bool:
             pruned_seen.append(info.path)
+            if not info.is_dir:
+                asked_for_files.append(info.path)
             return info.path in ("/t/a", "/t/ab/x")
 
         paths = [info.path for info in driver.walk("/", prune=prune)]
@@ -124,6 +128,8 @@ class WalkTests(SuiteBase):
         assert paths == expected
         assert "/t/a" in pruned_seen
         assert "/t/ab/x" in pruned_seen
+        assert not asked_for_files, f"prune was called for files: {asked_for_files[:3]}"
+        assert not set(TREE_FILES) & set(pruned_seen), "prune was called for files"
         self.clean(driver)
 
     def test_walk_resume_from_every_prefix(self, driver: StorageDriver) -> None:

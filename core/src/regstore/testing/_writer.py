@@ -9,12 +9,20 @@ append rules, the finished-writer rules and cancel.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import time
 from collections.abc import Callable
 
 import pytest
 
 from regstore.driver import FileInfo, FileWriter, StorageDriver
-from regstore.errors import PathNotFoundError, StorageDriverError, WriterFinishedError
+from regstore.errors import (
+    PathNotFoundError,
+    StorageDriverError,
+    UnsupportedMethodError,
+    WriterFinishedError,
+)
 from regstore.testing._base import Sizes, SuiteBase
 from regstore.testing._data import Payload, assert_stream_equals, random_bytes
 
@@ -176,6 +184,85 @@ class WriterTests(SuiteBase):
         writer.write(b"second")
         writer.commit()
         assert driver.get_content(PATH) == b"second"
+        self.remove(driver, "/upload")
+
+    def test_superseded_upload_cannot_be_resumed(self, driver: StorageDriver) -> None:
+        """A closed upload that a newer writer replaced and committed is
+        gone: resuming it raises and the committed object stays."""
+        writer = driver.writer(PATH)
+        writer.write(b"first upload, closed")
+        writer.close()
+        newer = driver.writer(PATH)
+        newer.write(b"newer")
+        newer.commit()
+        with pytest.raises(StorageDriverError):
+            driver.writer(PATH, append=True)
+        assert driver.get_content(PATH) == b"newer"
+        self.remove(driver, "/upload")
+
+    @pytest.mark.parametrize("last_word", ["commit", "close", "cancel"])
+    def test_replaced_writer_cannot_harm_newer(self, driver: StorageDriver, last_word: str) -> None:
+        """A writer replaced by a newer `writer(path)` can no longer commit;
+        whatever it does, the newer upload commits exactly its own bytes."""
+        older = driver.writer(PATH)
+        older.write(b"older bytes")
+        newer = driver.writer(PATH)
+        newer.write(b"newer ")
+        if last_word == "commit":
+            with pytest.raises(StorageDriverError):
+                older.commit()
+            self.assert_not_found(driver, lambda: driver.stat(PATH))
+        else:
+            with contextlib.suppress(StorageDriverError):
+                getattr(older, last_word)()
+        newer.write(b"bytes")
+        newer.close()
+        resumed = driver.writer(PATH, append=True)
+        assert resumed.size == len(b"newer bytes"), "the older writer changed the newer upload"
+        resumed.commit()
+        assert driver.get_content(PATH) == b"newer bytes"
+        self.remove(driver, "/upload")
+
+    # -- purging ------------------------------------------------------------
+
+    def test_purge_uploads_by_age(self, driver: StorageDriver) -> None:
+        """purge_uploads keeps uploads younger than its age, removes older
+        ones, and finds nothing left after a commit or a cancel."""
+        try:
+            assert driver.purge_uploads(dt.timedelta(days=1)) == 0
+        except UnsupportedMethodError:
+            pytest.skip("the driver does not purge uploads")
+        writer = driver.writer(PATH)
+        writer.write(b"abandoned")
+        writer.close()
+        assert driver.purge_uploads(dt.timedelta(hours=1)) == 0, "purged a fresh upload"
+        assert driver.purge_uploads(dt.timedelta(0), dry_run=True) == 1
+        resumed = driver.writer(PATH, append=True)
+        assert resumed.size == len(b"abandoned"), "a dry run or a young age removed the upload"
+        resumed.close()
+        try:
+            listed = [u for u in driver.list_uploads() if u.path == PATH]
+        except UnsupportedMethodError:
+            listed = None
+        if listed is not None:
+            assert len(listed) == 1
+            assert listed[0].ours
+            assert listed[0].size in (None, len(b"abandoned"))
+        time.sleep(0.05)
+        assert driver.purge_uploads(dt.timedelta(0)) == 1
+        self.assert_not_found(driver, lambda: driver.writer(PATH, append=True))
+        assert driver.purge_uploads(dt.timedelta(0)) == 0
+
+        committed = driver.writer(PATH)
+        committed.write(b"published")
+        committed.commit()
+        cancelled = driver.writer("/upload/other")
+        cancelled.write(b"dropped")
+        cancelled.close()
+        driver.writer("/upload/other", append=True).cancel()
+        time.sleep(0.05)
+        assert driver.purge_uploads(dt.timedelta(0)) == 0, "a commit or cancel left an upload"
+        assert driver.get_content(PATH) == b"published"
         self.remove(driver, "/upload")
 
     # -- resume -----------------------------------------------------------
