@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from regstore.driver import StorageDriver
+from regstore.errors import PathNotFoundError
 from regstore.testing._base import Sizes, SuiteBase
 from regstore.testing._data import Payload, assert_stream_equals, sha256_of_reader
 
@@ -90,3 +92,64 @@ class ConcurrencyTests(SuiteBase):
             for j in range(per_thread):
                 assert driver.get_content(f"/many/{i}/{j:02d}") == f"{i}-{j}".encode()
         self.remove(driver, "/many")
+
+    def test_listing_shows_only_committed_names(self, driver: StorageDriver) -> None:
+        """list and walk of a directory in which other threads are putting
+        and committing at that moment show only committed objects: never a
+        temporary file or an upload staged beside its target."""
+        directory = "/busy/dir"
+        committed: dict[str, bytes] = {}
+        stop = threading.Event()
+        problems: list[str] = []
+
+        def expected(path: str) -> bytes:
+            name = path.rsplit("/", 1)[-1]
+            return f"{name[:-2]}-{int(name[-2:])}".encode() * 50
+
+        def produce(kind: str) -> None:
+            for j in range(40):
+                path = f"{directory}/{kind}{j:02d}"
+                data = expected(path)
+                if kind == "put":
+                    driver.put_content(path, data)
+                else:
+                    writer = driver.writer(path)
+                    writer.write(data[:100])
+                    writer.close()
+                    writer = driver.writer(path, append=True)
+                    writer.write(data[100:])
+                    writer.commit()
+                committed[path] = data
+
+        def observe() -> None:
+            while not stop.is_set():
+                try:
+                    listed = driver.list(directory)
+                    walked = [i.path for i in driver.walk("/busy") if not i.is_dir]
+                except PathNotFoundError:
+                    continue  # nothing committed yet
+                for path in {*listed, *walked}:
+                    if path not in committed and _content_now(driver, path) != expected(path):
+                        problems.append(path)
+
+        watcher = threading.Thread(target=observe)
+        watcher.start()
+        try:
+            run_threads(2, lambda i: produce("put" if i == 0 else "upload"))
+        finally:
+            stop.set()
+            watcher.join()
+        assert not problems, f"listings showed uncommitted names: {sorted(set(problems))[:5]}"
+        assert driver.list(directory) == sorted(committed)
+        for path, data in committed.items():
+            assert driver.get_content(path) == data
+        self.remove(driver, "/busy")
+
+
+def _content_now(driver: StorageDriver, path: str) -> bytes | None:
+    """What `path` holds now (a listing may run just after a commit whose
+    thread has not recorded it yet: then it holds the whole object)."""
+    try:
+        return driver.get_content(path)
+    except (PathNotFoundError, ValueError):
+        return None
