@@ -180,11 +180,6 @@ def raise_quoting(shape: str, key: str) -> None:
     raise AssertionError(shape)
 
 
-SHARED_LINK_BUG = (
-    "core bug: Scrubber.exception puts the ScrubbedError stand-in only on __cause__; "
-    "`raise X from err` inside `except` makes __context__ the same object, which the "
-    "shared `seen` set then returns unreplaced, so X.__context__ keeps the secret"
-)
 SHAPES: list[Any] = [
     "raw",
     "repr",
@@ -194,9 +189,7 @@ SHAPES: list[Any] = [
     "bytes-in-args",
     "attribute-dict",
     "custom-str",
-    pytest.param(
-        "custom-str-wrapped", marks=pytest.mark.xfail(strict=True, reason=SHARED_LINK_BUG)
-    ),
+    "custom-str-wrapped",
     "driver-error",
     "note",
 ]
@@ -494,12 +487,6 @@ def test_regstore_logger_records_are_scrubbed(caplog: pytest.LogCaptureFixture) 
     assert "ValueError: bad key ***" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: SecretFilter sits on the 'regstore' and the plugin's top-level "
-    "logger only; a logger filter does not see records of child loggers "
-    "(logging.getLogger(__name__) in regstore_x.driver), so those keep the secret",
-)
 def test_child_logger_records_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     make_leaky()
     caplog.set_level(logging.DEBUG)
@@ -507,12 +494,6 @@ def test_child_logger_records_are_scrubbed(caplog: pytest.LogCaptureFixture) -> 
     assert CORE not in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: SecretFilter.filter drops the ScrubbedError stand-in that "
-    "Scrubber.exception returns for the record's own exception, so a message "
-    "computed by __str__ is logged with the secret",
-)
 def test_logged_exception_with_computed_message_is_scrubbed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -596,7 +577,6 @@ def test_scrubber_exception_stand_in_and_in_place() -> None:
     assert CORE not in exposed(outer)
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_LINK_BUG)
 def test_scrubber_exception_replaces_a_link_shared_by_cause_and_context() -> None:
     from regstore.scrub import Scrubber
 

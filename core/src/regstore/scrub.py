@@ -93,22 +93,29 @@ class Scrubber:
         """Whether `text` still holds a secret."""
         return any(shape in text for shape in self._shapes)
 
-    def exception(self, err: BaseException, _seen: set[int] | None = None) -> BaseException:
+    def exception(self, err: BaseException) -> BaseException:
         """Scrub `err` and every exception chained to it (`__cause__`,
         `__context__`) in place: args, attributes, notes. Returns `err`, or a
         `ScrubbedError` standing in for it when its own `__str__` or
         `__repr__` still shows a secret (it computes its message from
-        something we cannot reach); chained links are replaced the same way."""
-        seen = set() if _seen is None else _seen
-        if not self._shapes or id(err) in seen or len(seen) > 64:
+        something we cannot reach); chained links are replaced the same way,
+        also where one exception is both a cause and a context."""
+        if not self._shapes:
             return err
-        seen.add(id(err))
+        return self._chain(err, {})
+
+    def _chain(self, err: BaseException, done: dict[int, BaseException]) -> BaseException:
+        if id(err) in done:
+            return done[id(err)]
+        if len(done) > 64:
+            return err
+        done[id(err)] = err  # a cycle ends here
         self._in_place(err)
         suppress = err.__suppress_context__
         for attr in ("__cause__", "__context__"):
             linked = getattr(err, attr)
             if linked is not None:
-                cleaned = self.exception(linked, seen)
+                cleaned = self._chain(linked, done)
                 if cleaned is not linked:
                     setattr(err, attr, cleaned)
         err.__suppress_context__ = suppress
@@ -123,7 +130,8 @@ class Scrubber:
         stand_in.__cause__ = err.__cause__
         stand_in.__context__ = err.__context__
         stand_in.__suppress_context__ = suppress
-        return stand_in.with_traceback(err.__traceback__)
+        done[id(err)] = stand_in.with_traceback(err.__traceback__)
+        return done[id(err)]
 
     def _in_place(self, err: BaseException) -> None:
         with contextlib.suppress(AttributeError, TypeError):
@@ -168,27 +176,54 @@ def scrub_text(text: str) -> str:
 
 
 class SecretFilter(logging.Filter):
-    """Scrubs registered secrets from records (message, arguments and
-    exception text) of the logger it is attached to."""
+    """Scrubs registered secrets from a record: message, arguments and the
+    exception it carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        scrubber = _global
-        if not scrubber:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001  (a malformed record logs as it would)
-            return True
-        record.msg = scrubber.text(message)
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            scrubber.exception(record.exc_info[1])
-            record.exc_text = None
+        _scrub_record(record)
         return True
 
 
+def _scrub_record(record: logging.LogRecord) -> None:
+    scrubber = _global
+    if not scrubber:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001  (a malformed record logs as it would)
+        return
+    record.msg = scrubber.text(message)
+    record.args = None
+    if record.exc_info and record.exc_info[1] is not None:
+        _kind, err, tb = record.exc_info
+        cleaned = scrubber.exception(err)
+        record.exc_info = (type(cleaned), cleaned, cleaned.__traceback__ or tb)
+        record.exc_text = None
+
+
+_prefixes: set[str] = set()
+_factory_installed = False
+
+
 def attach_filter(logger_name: str) -> None:
-    """Put a `SecretFilter` on logger `logger_name` once."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, SecretFilter) for f in logger.filters):
-        logger.addFilter(SecretFilter())
+    """Scrub the records of logger `logger_name` and of every logger below
+    it (`regstore_s3` covers `regstore_s3.client`). A logger's own filters
+    do not see its children's records, so this wraps the log record factory
+    once and scrubs the records whose logger is one of ours, wherever they
+    are handled."""
+    global _factory_installed
+    with _lock:
+        _prefixes.add(logger_name)
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            name = record.name
+            if any(name == p or name.startswith(p + ".") for p in _prefixes):
+                _scrub_record(record)
+            return record
+
+        logging.setLogRecordFactory(make_record)
+        _factory_installed = True
