@@ -17,6 +17,7 @@ off in production.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ def variants(secret: str) -> set[str]:
         shapes.add(repr(value)[1:-1])  # escaped as repr() shows it
         shapes.add(value.encode("unicode_escape").decode("ascii"))
         shapes.add(repr(value.encode("utf-8", "backslashreplace"))[2:-1])  # as bytes repr
+        shapes.add(json.dumps(value)[1:-1])  # in a JSON body, non-ASCII as \\uXXXX
     return {shape for shape in shapes if len(shape) >= MIN_SECRET}
 
 
