@@ -492,3 +492,103 @@ def test_empty_rootdirectory_hides_the_records_at_the_bucket_root(
     assert writer.size == 3
     writer.cancel()
     assert _all_keys(s3, bucket, "") == []
+
+
+# -- uploads of a registry sharing the bucket -----------------------------------
+
+
+def _foreign_upload(s3: Any, bucket: str, key: str) -> str:
+    """A multipart upload another client (a distribution registry) started,
+    with one part, under our root."""
+    upload_id = str(s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"])
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x" * PART)
+    return upload_id
+
+
+def _upload_ids(s3: Any, bucket: str, prefix: str) -> set[str]:
+    uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", ())
+    return {str(u["UploadId"]) for u in uploads}
+
+
+def test_list_uploads_tells_ours_from_a_registry_sharing_the_bucket(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    foreign_key = f"{root}/docker/registry/v2/repositories/r/_uploads/u1/data"
+    foreign_id = _foreign_upload(s3, bucket, foreign_key)
+    odd_id = _foreign_upload(s3, bucket, f"{root}/odd key")  # maps to no valid path
+    writer = driver.writer("/ours/blob")
+    writer.write(os.urandom(2 * PART + 7))
+    writer.close()
+    small = driver.writer("/ours/small")  # only a tail: a record, no multipart upload
+    small.write(b"12345")
+    small.close()
+    ours_id = _upload_of(s3, bucket, f"{root}/ours/blob")["UploadId"]
+
+    uploads = {u.ident or u.path: u for u in driver.list_uploads()}
+    assert set(uploads) == {foreign_id, odd_id, ours_id, "/ours/small"}
+    mine, tail_only = uploads[ours_id], uploads["/ours/small"]
+    foreign, odd = uploads[foreign_id], uploads[odd_id]
+    assert (mine.path, mine.size, mine.ours) == ("/ours/blob", 2 * PART + 7, True)
+    assert (tail_only.size, tail_only.ours) == (5, True)
+    assert (foreign.path, foreign.ours) == (
+        "/docker/registry/v2/repositories/r/_uploads/u1/data",
+        False,
+    )
+    assert (odd.path, odd.ours) == (None, False)
+    now = dt.datetime.now(dt.UTC)
+    for info in uploads.values():
+        assert info.modified.tzinfo is not None
+    # moto reports every upload as initiated in 2010; ours were closed now.
+    for info in (mine, tail_only):
+        assert now - dt.timedelta(minutes=5) < info.modified <= now + dt.timedelta(minutes=1)
+    for key, upload_id in ((foreign_key, foreign_id), (f"{root}/odd key", odd_id)):
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    writer = driver.writer("/ours/blob", append=True)
+    writer.cancel()
+    driver.writer("/ours/small", append=True).cancel()
+
+
+def test_purge_uploads_leaves_a_registry_sharing_the_bucket_alone(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    foreign_key = f"{root}/docker/registry/v2/repositories/r/_uploads/u2/data"
+    foreign_id = _foreign_upload(s3, bucket, foreign_key)
+    writer = driver.writer("/mine")
+    writer.write(os.urandom(PART + 3))
+    writer.close()
+    ours_id = _upload_of(s3, bucket, f"{root}/mine")["UploadId"]
+    assert _upload_ids(s3, bucket, root) == {foreign_id, ours_id}
+
+    # dry run: counts, removes nothing
+    assert driver.purge_uploads(dt.timedelta(0), dry_run=True) == 1
+    assert driver.purge_uploads(dt.timedelta(0), include_foreign=True, dry_run=True) == 2
+    assert _upload_ids(s3, bucket, root) == {foreign_id, ours_id}
+    assert f"{root}/{HIDDEN_DIR}/mine" in _all_keys(s3, bucket, root + "/")
+
+    # default: ours only, with its record; the registry's upload stays
+    assert driver.purge_uploads(dt.timedelta(0)) == 1
+    assert _upload_ids(s3, bucket, root) == {foreign_id}
+    assert _all_keys(s3, bucket, root + "/") == []
+
+    assert driver.purge_uploads(dt.timedelta(0), include_foreign=True) == 1
+    assert _upload_ids(s3, bucket, root) == set()
+
+
+def test_purge_uploads_removes_orphaned_records(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    """A record whose upload is gone (a crash between abort and delete) is
+    removed once older than the age, and counts as no upload."""
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    writer = driver.writer("/gone")
+    writer.write(os.urandom(PART + 3))
+    writer.close()
+    upload = _upload_of(s3, bucket, f"{root}/gone")
+    s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    assert list(driver.list_uploads()) == []
+    assert driver.purge_uploads(dt.timedelta(hours=1)) == 0
+    assert _all_keys(s3, bucket, root + "/") == [f"{root}/{HIDDEN_DIR}/gone"]
+    assert driver.purge_uploads(dt.timedelta(0)) == 0
+    assert _all_keys(s3, bucket, root + "/") == []

@@ -33,8 +33,9 @@ from regstore import (
     PathNotFoundError,
     StorageDriver,
     StorageDriverError,
+    UploadInfo,
 )
-from regstore.paths import ROOT, join_key
+from regstore.paths import ROOT, is_valid_path, join_key
 from regstore.walk import walk_listing
 from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
@@ -352,36 +353,120 @@ class S3Driver(StorageDriver):
         """Remove the record of a closed upload (absent is fine)."""
         self.client.delete_object(Bucket=self._bucket, Key=self.record_key(path))
 
-    def purge_uploads(self, older_than: dt.timedelta) -> int:
-        """Abort multipart uploads under the root untouched for `older_than`
-        (S3 bills for their parts) and delete their records; returns how
-        many uploads were aborted. An upload's last activity is the later of
-        its initiation and its last `close()` (the record's time), so a
-        long upload resumed yesterday is not taken for abandoned."""
-        cutoff = dt.datetime.now(dt.UTC) - older_than
-        records: dict[str, dt.datetime] = {}
+    def list_uploads(self) -> Iterator[UploadInfo]:
+        """Every upload in flight under the root: each multipart upload
+        (paginated), ours or another client's, and each closed regstore
+        upload that has only a tail (a record without a multipart upload).
+
+        An upload is ours when the record of its path names its upload id,
+        or names none: a regstore writer opened the path and has not closed
+        since it started the multipart upload (or died before). Its size is
+        the record's n x part size + tail (one HEAD of the record); its last
+        activity the later of its initiation and its last close."""
+        return (info for _, info in self._scan_uploads(self._records(), set()))
+
+    def _records(self) -> dict[str, tuple[dt.datetime, int]]:
+        """The upload records under the root: key -> (last close, tail size)."""
+        records: dict[str, tuple[dt.datetime, int]] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self._bucket, Prefix=self._hidden_prefix
+            Bucket=self._bucket, Prefix=self._hidden_prefix, PaginationConfig={"PageSize": PAGE}
         ):
             for item in page.get("Contents", ()):
-                records[item["Key"]] = item["LastModified"]
-        aborted = 0
-        live: set[str] = set()
+                records[item["Key"]] = (_utc(item["LastModified"]), int(item["Size"]))
+        return records
+
+    def _record_meta(self, record_key: str) -> dict[str, str] | None:
+        """A record's metadata (one HEAD), None if it went meanwhile."""
+        try:
+            head = self.client.head_object(Bucket=self._bucket, Key=record_key)
+        except ClientError as err:
+            if is_not_found(err):
+                return None
+            raise
+        return dict(head.get("Metadata", {}))
+
+    def _scan_uploads(
+        self, records: dict[str, tuple[dt.datetime, int]], claimed: set[str]
+    ) -> Iterator[tuple[str | None, UploadInfo]]:
+        """`list_uploads` on a given listing of records, each upload with its
+        multipart upload's key (None for a tail-only one); adds to `claimed`
+        the records that belong to an upload (what is left are orphans)."""
+        metas: dict[str, dict[str, str] | None] = {}
         for upload in self._uploads(self._root_prefix):
-            key = upload["Key"]
-            if self._hidden(key):
+            key, upload_id = str(upload["Key"]), str(upload["UploadId"])
+            initiated = _utc(upload["Initiated"])
+            path = self._valid_path(key)
+            record = self.record_key(path) if path is not None else None
+            ours, size, modified = False, None, initiated
+            if record is not None and record in records:
+                if record not in metas:
+                    metas[record] = self._record_meta(record)
+                meta = metas[record]
+                named = (meta or {}).get(META_UPLOAD, "")
+                if meta is not None and named in ("", upload_id):
+                    ours = True
+                    claimed.add(record)
+                    closed, tail = records[record]
+                    modified = max(initiated, closed)
+                    if named:
+                        count = int(meta.get(META_PARTS) or 0)
+                        part_size = int(meta.get(META_PART_SIZE) or 0)
+                        size = count * part_size + tail
+            yield key, UploadInfo(path, size, modified, ours, upload_id)
+        for record, (closed, tail) in records.items():
+            if record in claimed:
                 continue
-            record = self.record_key(self._path_of(key))
-            touched = max(upload["Initiated"], records.get(record, upload["Initiated"]))
-            if touched < cutoff:
-                self.abort_upload(key, upload["UploadId"])
-                aborted += 1
-            else:
-                live.add(record)
-        stale = [k for k, when in records.items() if when < cutoff and k not in live]
-        for start in range(0, len(stale), PAGE):
-            self._delete_keys(stale[start : start + PAGE])
-        return aborted
+            meta = metas[record] if record in metas else self._record_meta(record)
+            if meta is not None and not meta.get(META_UPLOAD):
+                # A closed upload that never filled a part: the record holds it all.
+                claimed.add(record)
+                path = "/" + record[len(self._hidden_prefix) :]
+                yield None, UploadInfo(path, tail, closed, True, "")
+
+    def _valid_path(self, key: str) -> str | None:
+        """The store path of a key under the root, None if it maps to none."""
+        if not key.startswith(self._root_prefix):
+            return None
+        path = "/" + key[len(self._root_prefix) :]
+        return path if is_valid_path(path) else None
+
+    def purge_uploads(
+        self, older_than: dt.timedelta, *, include_foreign: bool = False, dry_run: bool = False
+    ) -> int:
+        """Discard the uploads `UploadInfo.purgeable` selects (S3 bills for
+        the parts of abandoned ones): abort the multipart upload, and for
+        ours delete the record too; returns how many (with `dry_run`, how
+        many it would, touching nothing). Records whose upload is gone (a
+        crash between abort and delete) go too once older than the age;
+        they are no upload and are not counted. Another client's uploads (a
+        distribution registry sharing the bucket) stay unless
+        `include_foreign`."""
+        now = dt.datetime.now(dt.UTC)
+        records = self._records()
+        claimed: set[str] = set()
+        purged = 0
+        doomed_records: list[str] = []
+        for key, info in list(self._scan_uploads(records, claimed)):
+            if not info.purgeable(older_than, now=now, include_foreign=include_foreign):
+                continue
+            purged += 1
+            if dry_run:
+                continue
+            record = self.record_key(info.path) if info.ours and info.path else None
+            if key is not None:
+                self.abort_upload(key, info.ident)
+            if record is not None:
+                doomed_records.append(record)
+        orphans = [
+            record
+            for record, (closed, _) in records.items()
+            if record not in claimed and now - closed > older_than
+        ]
+        if not dry_run:
+            stale = doomed_records + orphans
+            for start in range(0, len(stale), PAGE):
+                self._delete_keys(stale[start : start + PAGE])
+        return purged
 
     # -- moving and deleting ----------------------------------------------
 
