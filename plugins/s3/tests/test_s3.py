@@ -592,3 +592,63 @@ def test_purge_uploads_removes_orphaned_records(
     assert _all_keys(s3, bucket, root + "/") == [f"{root}/{HIDDEN_DIR}/gone"]
     assert driver.purge_uploads(dt.timedelta(0)) == 0
     assert _all_keys(s3, bucket, root + "/") == []
+
+
+# -- a store inside another store's root -----------------------------------------
+
+
+def test_nested_store_records_are_invisible_to_the_outer_store(
+    s3_params: dict[str, object], s3: Any
+) -> None:
+    """outer rootdirectory=R, inner rootdirectory=R/b: the inner store's
+    upload records (keys with a `~` component) are no paths of the outer."""
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    outer = regstore.create("s3", s3_params)
+    inner = regstore.create("s3", dict(s3_params, rootdirectory=f"{root}/b"))
+    pending = inner.writer("/pending/blob")
+    pending.write(b"tail")
+    pending.close()
+    assert f"{root}/b/{HIDDEN_DIR}/pending/blob" in _all_keys(s3, bucket, root + "/")
+
+    # nothing but the record under /b: /b does not exist for the outer store
+    assert outer.list("/") == []
+    assert list(outer.walk("/")) == []
+    for path in ("/b", "/b/" + HIDDEN_DIR.lstrip("~")):
+        with pytest.raises(PathNotFoundError):
+            outer.stat(path)
+        with pytest.raises(PathNotFoundError):
+            outer.list(path)
+    with pytest.raises(PathNotFoundError):
+        list(outer.walk("/b"))
+    with pytest.raises(PathNotFoundError):
+        outer.delete("/b")
+    assert f"{root}/b/{HIDDEN_DIR}/pending/blob" in _all_keys(s3, bucket, root + "/")
+
+    # with real content around it, only the content shows
+    inner.put_content("/f", b"1")
+    outer.put_content("/c", b"2")
+    assert outer.list("/") == ["/b", "/c"]
+    assert outer.list("/b") == ["/b/f"]
+    assert [i.path for i in outer.walk("/")] == ["/b", "/b/f", "/c"]
+    assert [i.path for i in outer.walk("/", start_after="/b/f")] == ["/c"]
+    assert outer.stat("/b").is_dir
+    inner.delete("/f")
+    assert outer.list("/") == ["/c"]
+    assert [i.path for i in outer.walk("/")] == ["/c"]
+    outer.delete("/c")
+
+    resumed = inner.writer("/pending/blob", append=True)
+    assert resumed.size == 4
+    resumed.cancel()
+    assert _all_keys(s3, bucket, root + "/") == []
+
+
+def test_directory_stat_skips_a_marker_object(
+    driver: StorageDriver, s3: Any, s3_params: dict[str, object]
+) -> None:
+    s3.put_object(Bucket=s3_params["bucket"], Key=f"{_root(s3_params)}/m/", Body=b"")
+    with pytest.raises(PathNotFoundError):
+        driver.stat("/m")  # a marker alone is no directory
+    driver.put_content("/m/f", b"1")
+    assert driver.stat("/m").is_dir
+    driver.delete("/m")

@@ -66,6 +66,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def _past_hidden(key: str, root_length: int) -> str:
+    """A StartAfter beyond every key that starts like `key` up to its first
+    `~` below the root: all of those are hidden too."""
+    cut = key.index("~", root_length)
+    return key[: cut + 1] + "\U0010fffd"
+
+
 class S3Driver(StorageDriver):
     """See the module docstring."""
 
@@ -105,7 +112,10 @@ class S3Driver(StorageDriver):
         return self._hidden_prefix + path.lstrip("/")
 
     def _hidden(self, key: str) -> bool:
-        return key.startswith(self._hidden_prefix)
+        """Keys no path maps to: any with a `~` below the root. Ours are the
+        upload records; a store whose rootdirectory lies inside ours keeps
+        its records deeper down (`b/~regstore-uploads/...`)."""
+        return "~" in key[len(self._root_prefix) :]
 
     # -- reading ----------------------------------------------------------
 
@@ -126,13 +136,16 @@ class S3Driver(StorageDriver):
             else:
                 size = int(head["ContentLength"])
                 return FileInfo(path, size, _utc(head["LastModified"]), False)
-        for info in self._files(self._dir_prefix(path), max_keys=1, pages=1):
+        # The first visible file decides (the listing is lazy: usually one
+        # page of one key; markers and hidden keys make it look further).
+        for info in self._files(self._dir_prefix(path), max_keys=1):
             return FileInfo(path, 0, info.mod_time, True)
         raise PathNotFoundError(path)
 
     def list(self, path: str) -> list[str]:
         prefix = self._dir_prefix(path)
         children: set[str] = set()
+        subdirs: set[str] = set()
         found = False
         paginator = self.client.get_paginator("list_objects_v2")
         pages = paginator.paginate(
@@ -143,44 +156,92 @@ class S3Driver(StorageDriver):
         )
         for page in pages:
             for item in page.get("Contents", ()):
-                found = True
                 key = item["Key"]
+                if self._hidden(key):
+                    continue
+                found = True
                 if key != prefix:  # a directory marker object ("dir/") is no child
                     children.add(self._path_of(key))
             for common in page.get("CommonPrefixes", ()):
                 sub = common["Prefix"]
-                if sub == self._hidden_prefix:
-                    continue
-                found = True
-                children.add(self._path_of(sub.rstrip("/")))
+                if not self._hidden(sub):
+                    subdirs.add(sub)
+        if subdirs:
+            # A child directory may hold nothing but hidden keys (the records
+            # of a store rooted there): such a child is no child.
+            subdirs = self._with_files(prefix, subdirs)
+            found = found or bool(subdirs)
+            children.update(self._path_of(sub.rstrip("/")) for sub in subdirs)
         if not children and not found and path != ROOT:
             raise PathNotFoundError(path)
         return sorted(children)
 
+    def _with_files(self, prefix: str, subdirs: set[str]) -> set[str]:
+        """Which of the child prefixes of `prefix` (each ending in "/") hold
+        a visible file: one flat listing of `prefix` that stops once each is
+        confirmed and jumps past a confirmed child's remaining keys, so a
+        directory of small subdirectories costs a few pages and one of big
+        ones about a request per child."""
+        confirmed: set[str] = set()
+        args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": PAGE}
+        while len(confirmed) < len(subdirs):
+            page = self.client.list_objects_v2(**args)
+            contents = page.get("Contents", ())
+            for item in contents:
+                key = item["Key"]
+                rest = key[len(prefix) :]
+                if "/" not in rest or self._hidden(key) or key.endswith("/"):
+                    continue
+                confirmed.add(prefix + rest.split("/", 1)[0] + "/")
+            if not page.get("IsTruncated") or not contents:
+                break
+            last = contents[-1]["Key"]
+            child = prefix + last[len(prefix) :].split("/", 1)[0] + "/"
+            args.pop("ContinuationToken", None)
+            args.pop("StartAfter", None)
+            if last.startswith(child) and child in confirmed:
+                args["StartAfter"] = child + "\U0010fffd"
+            elif self._hidden(last):
+                args["StartAfter"] = _past_hidden(last, len(self._root_prefix))
+            else:
+                args["ContinuationToken"] = page["NextContinuationToken"]
+        return subdirs & confirmed
+
     def _files(
-        self, prefix: str, *, start_after: str | None = None, max_keys: int = PAGE, pages: int = 0
+        self, prefix: str, *, start_after: str | None = None, max_keys: int = PAGE
     ) -> Iterator[FileInfo]:
-        """The files below `prefix` in key order, from a flat listing;
-        directory markers and the hidden directory are left out."""
+        """The files below `prefix` in key order, from a flat listing (lazy:
+        a page is fetched when the consumer gets that far); directory
+        markers and hidden keys are left out."""
         args: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": max_keys}
         if start_after is not None and start_after > prefix:
             args["StartAfter"] = start_after
-        seen = 0
         while True:
             page = self.client.list_objects_v2(**args)
+            skip_from: str | None = None
             for item in page.get("Contents", ()):
                 key = item["Key"]
-                if self._hidden(key):
+                if key.startswith(self._hidden_prefix):
                     return  # `~` sorts after every valid name: nothing follows
+                if self._hidden(key):
+                    skip_from = key
+                    continue
+                skip_from = None
                 if key.endswith("/"):
                     continue
                 yield FileInfo(
                     self._path_of(key), int(item["Size"]), _utc(item["LastModified"]), False
                 )
-            seen += 1
-            if not page.get("IsTruncated") or (pages and seen >= pages):
+            if not page.get("IsTruncated"):
                 return
-            args["ContinuationToken"] = page["NextContinuationToken"]
+            if skip_from is not None:
+                # The page ended inside hidden keys (another store's records,
+                # maybe thousands): jump past every key sharing the part up
+                # to its `~` instead of paging through them.
+                args.pop("ContinuationToken", None)
+                args["StartAfter"] = _past_hidden(skip_from, len(self._root_prefix))
+            else:
+                args["ContinuationToken"] = page["NextContinuationToken"]
 
     def walk(
         self,
@@ -224,7 +285,7 @@ class S3Driver(StorageDriver):
         yield from walk_listing(path, chained(), is_after=is_after, prune=prune)
 
     def _has_files(self, prefix: str) -> bool:
-        return next(self._files(prefix, max_keys=1, pages=1), None) is not None
+        return next(self._files(prefix, max_keys=1), None) is not None
 
     # -- writing ----------------------------------------------------------
 
@@ -552,6 +613,11 @@ class S3Driver(StorageDriver):
             page = self.client.list_objects_v2(**args)
             keys = [item["Key"] for item in page.get("Contents", ())]
             if not keys:
+                break
+            # Only what no path shows so far (another store's records, a
+            # marker): a directory only if a file follows.
+            hidden_only = all(self._hidden(k) or k.endswith("/") for k in keys)
+            if first and hidden_only and not self._has_files(prefix):
                 break
             found = True
             self._delete_keys([key, *keys] if first else keys)
