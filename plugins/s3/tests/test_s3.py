@@ -652,3 +652,75 @@ def test_directory_stat_skips_a_marker_object(
     driver.put_content("/m/f", b"1")
     assert driver.stat("/m").is_dir
     driver.delete("/m")
+
+
+# -- parameters the SDK would choke on -----------------------------------------------
+
+SECRET = "Sup3rSecretValue"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "extra"),
+    [
+        ("region", "bad region!", {}),
+        ("region", "x" * 300, {}),
+        ("regionendpoint", "http://[::1", {}),
+        ("regionendpoint", "://nohost", {}),
+        ("regionendpoint", "http://", {}),
+        ("regionendpoint", "ftp://127.0.0.1:21", {}),
+        ("regionendpoint", "http://127.0.0.1:99999", {}),
+        ("redirectendpoint", "http://[::1", {}),
+        ("accesskey", "", {"secretkey": SECRET}),
+        ("secretkey", "", {"accesskey": "AKIDEXAMPLE", "secretkey": ""}),
+        ("accesskey", "AKID\nEXAMPLE", {"secretkey": SECRET}),
+        ("sessiontoken", "tok-" + SECRET, {"accesskey": "", "secretkey": ""}),
+        ("useragent", "agent\r\nX-Injected: 1", {}),
+        ("bucket", "", {}),
+        ("bucket", "a/b", {}),
+        ("rootdirectory", "../escape", {}),
+        ("rootdirectory", "a//b", {}),
+        ("rootdirectory", "a/./b", {}),
+    ],
+)
+def test_bad_sdk_values_are_invalid_parameter_errors(
+    key: str, value: str, extra: dict[str, str], s3_params: dict[str, object]
+) -> None:
+    params = {**s3_params, **extra, key: value}
+    if key != "accesskey" and "accesskey" not in extra:
+        params["secretkey"] = SECRET
+    with pytest.raises(regstore.InvalidParameterError) as info:
+        regstore.create("s3", params)
+    message = str(info.value)
+    assert info.value.key == key, message
+    assert "s3" in message
+    assert "\n" not in message
+    assert SECRET not in message
+    assert len(message) < 400, message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("uploadconcurrency", 10**12),
+        ("multipartcopymaxconcurrency", 10**9),
+        ("maxpoolconnections", 10**7),
+        ("maxattempts", 10**6),
+        ("connecttimeout", 1e300),
+        ("readtimeout", 1e300),
+        ("redirectexpiry", 10**12),
+        ("chunksize", 10**15),
+        ("multipartcopythresholdsize", 10**15),
+    ],
+)
+def test_numbers_have_upper_bounds(key: str, value: object, s3_params: dict[str, object]) -> None:
+    with pytest.raises(regstore.InvalidParameterError, match=key) as info:
+        regstore.create("s3", {**s3_params, key: value})
+    assert "out of range" in str(info.value)
+
+
+def test_every_numeric_parameter_has_a_maximum() -> None:
+    from regstore_s3.plugin import PARAMETERS
+
+    for parameter in PARAMETERS:
+        if parameter.kind in ("int", "float", "size"):
+            assert parameter.maximum is not None, parameter.name

@@ -9,17 +9,31 @@ only `regstore_s3.driver` imports it.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ConnectionClosedError
+from botocore.exceptions import BotoCoreError, ConnectionClosedError, InvalidRegionError
 from urllib3.exceptions import ProtocolError
 
-__all__ = ["Settings", "make_clients"]
+from regstore import InvalidParameterError
+from regstore.paths import is_valid_path
+
+__all__ = ["Settings", "check_parameters", "make_clients"]
+
+T = TypeVar("T")
+DRIVER = "s3"
+#: botocore's own rule for bucket names (S3-compatible stores allow more
+#: than AWS's 3-63 lowercase characters).
+_BUCKET = re.compile(r"[A-Za-z0-9.\-_]{1,255}")
+#: A header value: printable ASCII, no CR/LF (which would split the header).
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
 
 logger = logging.getLogger("regstore_s3")
 _DEFAULT_REGION = "us-east-1"
@@ -72,6 +86,80 @@ class Settings:
             checksum_algorithm="CRC32" if params["checksums"] == "when_supported" else None,
             put_args=put_args,
         )
+
+
+def _shown(value: object) -> str:
+    """A non-secret value for a one-line message: repr (escapes newlines),
+    cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _invalid(key: str, message: str) -> InvalidParameterError:
+    return InvalidParameterError(DRIVER, key, message)
+
+
+def check_parameters(params: dict[str, Any]) -> None:
+    """Refuse, naming the parameter, the values boto3 would accept now and
+    choke on later (or raise its own errors for, outside regstore's
+    hierarchy). Secret values are never shown."""
+    bucket = params["bucket"]
+    if not _BUCKET.fullmatch(bucket):
+        raise _invalid(
+            "bucket", f"{_shown(bucket)} is no bucket name (1-255 of letters, digits, '.-_')"
+        )
+    root = (params["rootdirectory"] or "").strip("/")
+    if root and not is_valid_path("/" + root):
+        raise _invalid(
+            "rootdirectory",
+            f"{_shown(params['rootdirectory'])} is no key prefix: components of letters, "
+            "digits and '._-', none empty, '.' or '..'",
+        )
+    for key in ("regionendpoint", "redirectendpoint"):
+        if params[key]:
+            _check_endpoint(key, params[key], params["secure"])
+    access, secret, token = params["accesskey"], params["secretkey"], params["sessiontoken"]
+    if secret and not access:
+        raise _invalid("accesskey", "is empty or unset while secretkey is set; set both or neither")
+    if access and not secret:
+        raise _invalid("secretkey", "is empty or unset while accesskey is set; set both or neither")
+    if token and not (access and secret):
+        raise _invalid("sessiontoken", "needs accesskey and secretkey")
+    for key in ("accesskey", "secretkey", "sessiontoken"):
+        if params[key] and not _HEADER_VALUE.fullmatch(params[key]):
+            raise _invalid(key, "holds characters other than printable ASCII")
+    agent = params["useragent"]
+    if agent and not _HEADER_VALUE.fullmatch(agent):
+        raise _invalid("useragent", f"{_shown(agent)} holds characters other than printable ASCII")
+
+
+def _check_endpoint(key: str, endpoint: str, secure: bool) -> None:
+    url = _endpoint_url(endpoint, secure) or ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises for a port out of range or not a number
+    except ValueError as err:
+        raise _invalid(key, f"{_shown(endpoint)} is no URL: {err}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _invalid(
+            key, f"{_shown(endpoint)} is no http(s) URL with a host (http://host:port or host:port)"
+        )
+    del port
+
+
+def _sdk_call(key: str, make: Callable[[], T]) -> T:
+    """Run a boto3 constructor, its errors about a value as ours naming
+    `key` (the checks above catch what they can first)."""
+    try:
+        return make()
+    except InvalidRegionError as err:
+        raise _invalid(
+            "region",
+            f"{_shown(getattr(err, 'kwargs', {}).get('region_name', ''))} is no "
+            "region name (letters, digits and '-', like eu-west-1)",
+        ) from None
+    except (ValueError, TypeError, BotoCoreError) as err:
+        raise _invalid(key, f"boto3 refused it: {type(err).__name__}") from None
 
 
 def _endpoint_url(endpoint: str | None, secure: bool) -> str | None:
@@ -130,12 +218,16 @@ def _core_session() -> botocore.session.Session:
 def make_clients(params: dict[str, Any]) -> tuple[Any, Any]:
     """The client for requests and the one that signs redirect URLs (the
     same client unless `redirectendpoint` is set)."""
-    session = boto3.session.Session(
-        botocore_session=_core_session(),
-        aws_access_key_id=params["accesskey"] or None,
-        aws_secret_access_key=params["secretkey"] or None,
-        aws_session_token=params["sessiontoken"] or None,
-        region_name=params["region"] or None,
+    check_parameters(params)
+    session = _sdk_call(
+        "region",
+        lambda: boto3.session.Session(
+            botocore_session=_core_session(),
+            aws_access_key_id=params["accesskey"] or None,
+            aws_secret_access_key=params["secretkey"] or None,
+            aws_session_token=params["sessiontoken"] or None,
+            region_name=params["region"] or None,
+        ),
     )
     region = params["region"] or session.region_name or _DEFAULT_REGION
     config = make_config(params, region)
@@ -147,13 +239,19 @@ def make_clients(params: dict[str, Any]) -> tuple[Any, Any]:
         "verify": not params["skipverify"],
         "use_ssl": secure,
     }
-    client = session.client(
-        "s3", endpoint_url=_endpoint_url(params["regionendpoint"], secure), **common
+    client = _sdk_call(
+        "regionendpoint",
+        lambda: session.client(
+            "s3", endpoint_url=_endpoint_url(params["regionendpoint"], secure), **common
+        ),
     )
     signer = client
     if params["redirectendpoint"]:
-        signer = session.client(
-            "s3", endpoint_url=_endpoint_url(params["redirectendpoint"], secure), **common
+        signer = _sdk_call(
+            "redirectendpoint",
+            lambda: session.client(
+                "s3", endpoint_url=_endpoint_url(params["redirectendpoint"], secure), **common
+            ),
         )
     read_bodies_inside_retries(client)
     if params["loglevel"] != "off":

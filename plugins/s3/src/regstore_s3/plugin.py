@@ -97,6 +97,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "int",
         default=100,
         minimum=1,
+        # S3 throttles a prefix at a few thousand writes a second; more
+        # copies in flight for one move only buy SlowDown replies.
+        maximum=1000,
         help="parallel part copies of one multipart copy",
     ),
     Parameter(
@@ -139,6 +142,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "int",
         default=4,
         minimum=1,
+        # Each part in flight holds a chunk in memory: 64 x 10 MiB per
+        # writer is already more than a registry process should spend.
         maximum=64,
         help="parts of one upload sent in parallel; memory per writer is "
         "chunksize x (uploadconcurrency + 1)",
@@ -168,21 +173,37 @@ PARAMETERS: tuple[Parameter, ...] = (
         "int",
         default=5,
         minimum=1,
+        # With backoff capped at 20 s, 50 attempts already wait ~15 minutes.
         maximum=50,
         help="botocore's total attempts per request, first included",
     ),
-    Parameter("connecttimeout", "float", default=10.0, minimum=0.1, help="seconds to connect"),
+    Parameter(
+        "connecttimeout",
+        "float",
+        default=10.0,
+        minimum=0.1,
+        # Ten minutes to open one TCP+TLS connection is already a dead
+        # endpoint; beyond the platform's time_t a socket timeout overflows.
+        maximum=600,
+        help="seconds to connect",
+    ),
     Parameter(
         "readtimeout",
         "float",
         default=60.0,
         minimum=0.1,
+        # An hour without a byte is a hung connection, not a slow store.
+        maximum=3600,
         help="seconds without a byte from the store before a request is retried",
     ),
     Parameter(
         "maxpoolconnections",
         "int",
         minimum=1,
+        # urllib3 fills each pool's queue with one slot per connection up
+        # front, and every connection is a file descriptor: the largest
+        # concurrency settings need 64 x 4 + 1000; 4096 leaves room.
+        maximum=4096,
         help="HTTP connections kept per driver (default: enough for the concurrency settings)",
     ),
     Parameter(
@@ -190,6 +211,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "int",
         default=1200,
         minimum=1,
+        # SigV4 presigned URLs are valid for at most 7 days.
         maximum=7 * 24 * 3600,
         help="seconds a redirect URL stays valid",
     ),
@@ -202,5 +224,7 @@ SPEC = DriverSpec(
     api_version=API_VERSION,
     # Stated here so `regstore drivers` can list them without importing boto3.
     capabilities=Capabilities(redirect=True, persistent=True, walk_order="key"),
+    # The suite's failure cases put the fault proxy in front of the store.
+    endpoint_parameter="regionendpoint",
     summary="Amazon S3 and S3-compatible stores (R2, MinIO, Ceph RGW, OSS) via boto3",
 )
