@@ -4,9 +4,10 @@ The file for store path P is `rootdirectory + P`, so regstore and a
 distribution registry can share one directory. What differs from
 distribution is what its known bugs made necessary:
 
-- `put_content` writes a temporary file beside the target, fsyncs it and
-  renames it over the target (then fsyncs the directory): a reader sees the
-  old or the new bytes, never a mix, and a crash never leaves a torn file.
+- `put_content` writes a temporary file in the staging area under the root
+  (same filesystem), fsyncs it and renames it over the target (then fsyncs
+  the directory): a reader sees the old or the new bytes, never a mix, and a
+  crash never leaves a torn file, nor a temporary beside the target.
 - Writers stage their bytes out of sight and publish on commit by rename
   (see `regstore_filesystem.uploads`).
 - No path reaches outside the root: every path is validated again here
@@ -24,7 +25,11 @@ the `.regstore~uploads` staging area, which contain `~`) are invisible to
 `list`, `stat`-by-listing and `walk`: no path can name them.
 
 Directories that a `delete` or `move` leaves empty are removed up to (not
-including) the root, so the tree looks like an object store's prefixes.
+including) the root, so the tree looks like an object store's prefixes. A
+directory with no object anywhere below it (a crash between creating it and
+renaming a file into it, or one made by hand) is not part of the store:
+`stat`, `list` and `walk` do not show it (the check stops at the first file
+it finds), and `purge_uploads` removes it once it is older than its age.
 """
 
 from __future__ import annotations
@@ -49,22 +54,20 @@ from regstore import (
     Regulator,
     StorageDriver,
     StorageDriverError,
+    UploadInfo,
 )
 from regstore.paths import ROOT, is_valid_path
 from regstore.walk import walk_tree_children
 from regstore_filesystem._fs import (
-    RETRIES,
+    discard_quietly,
     fsync_dir,
     is_gone,
-    make_dirs,
     move_into_place,
     prune_empty_dirs,
-    temp_name,
-    unlink_quietly,
-    write_new_file,
+    sweep_leftovers,
 )
 from regstore_filesystem.plugin import SPEC
-from regstore_filesystem.uploads import UploadArea
+from regstore_filesystem.uploads import STAGING_DIR, UploadArea
 
 __all__ = ["FilesystemDriver"]
 
@@ -151,7 +154,9 @@ class FilesystemDriver(StorageDriver):
                     raise PathNotFoundError(path) from err
                 raise
             try:
-                file.seek(offset)  # past the end: reads return b""
+                # Past the end reads return b""; clamp, because lseek refuses
+                # offsets beyond what off_t holds (2**63 and more).
+                file.seek(min(offset, os.fstat(file.fileno()).st_size))
             except BaseException:
                 file.close()
                 raise
@@ -168,7 +173,9 @@ class FilesystemDriver(StorageDriver):
                 if path == ROOT:  # a root not created yet is an empty store
                     return FileInfo(ROOT, 0, _EPOCH, True)
                 raise PathNotFoundError(path) from err
-        is_dir = stat_module.S_ISDIR(info.st_mode)
+            is_dir = stat_module.S_ISDIR(info.st_mode)
+            if is_dir and path != ROOT and not _holds_object(full):
+                raise PathNotFoundError(path, detail=f"{path} holds no object")
         return FileInfo(path, 0 if is_dir else info.st_size, _mod_time(info), is_dir)
 
     def list(self, path: str) -> list[str]:
@@ -176,13 +183,15 @@ class FilesystemDriver(StorageDriver):
         with self._regulator:
             try:
                 with os.scandir(full) as entries:
-                    names = [entry.name for entry in entries if _visible(entry.name)]
+                    names = [entry.name for entry in entries if _listed(entry)]
             except OSError as err:
                 if not is_gone(err):
                     raise
                 if path == ROOT:
                     return []
                 raise PathNotFoundError(path) from err
+        if not names and path != ROOT:
+            raise PathNotFoundError(path, detail=f"{path} holds no object")
         names.sort()
         return [self._store_path(path, name) for name in names]
 
@@ -206,7 +215,7 @@ class FilesystemDriver(StorageDriver):
         with self._regulator:
             try:
                 with os.scandir(full) as entries:
-                    visible = [entry for entry in entries if _visible(entry.name)]
+                    visible = [entry for entry in entries if _listed(entry)]
             except OSError as err:
                 if not is_gone(err):
                     raise
@@ -228,43 +237,34 @@ class FilesystemDriver(StorageDriver):
                         is_dir,
                     )
                 )
+        if not result and directory != ROOT:
+            raise PathNotFoundError(directory, detail=f"{directory} holds no object")
         return result
 
     # -- writing ----------------------------------------------------------
 
     def put_content(self, path: str, data: Buffer) -> None:
         full = self._full(path)
-        directory, name = os.path.split(full)
         view = memoryview(data).cast("B")
         with self._regulator:
-            for _ in range(RETRIES):
-                temp = os.path.join(directory, temp_name(name))
-                try:
-                    write_new_file(temp, view)
-                except FileNotFoundError:
-                    self._make_parents(path, directory)
-                    continue
-                except NotADirectoryError as err:
-                    raise self._parent_is_file(path) from err
-                try:
-                    os.replace(temp, full)
-                except FileNotFoundError:
-                    continue  # a concurrent delete removed the subtree with our temp file
-                except IsADirectoryError as err:
-                    unlink_quietly(temp)
+            temp = self._uploads.new_temp(view)
+            try:
+                move_into_place(temp, full)
+            except BaseException as err:
+                discard_quietly(temp)
+                self._uploads.tidy()
+                if isinstance(err, FileNotFoundError):
+                    # Only when the temporary itself vanished: a purge with
+                    # age 0 running at the same moment took it.
+                    raise StorageDriverError(
+                        f"put_content {path}: its temporary file vanished"
+                    ) from err
+                if isinstance(err, IsADirectoryError):
                     raise StorageDriverError(f"cannot write {path}: it is a directory") from err
-                except BaseException:
-                    unlink_quietly(temp)
-                    raise
-                fsync_dir(directory, missing_ok=True)  # gone: a delete took it already
-                return
-        raise StorageDriverError(f"put_content {path}: its directory kept vanishing; gave up")
-
-    def _make_parents(self, path: str, directory: str) -> None:
-        try:
-            make_dirs(directory)
-        except NotADirectoryError as err:
-            raise self._parent_is_file(path) from err
+                if isinstance(err, NotADirectoryError):
+                    raise self._parent_is_file(path) from err
+                raise
+            self._uploads.tidy()
 
     def _parent_is_file(self, path: str) -> StorageDriverError:
         return StorageDriverError(f"cannot write {path}: one of its parents is a file")
@@ -310,6 +310,7 @@ class FilesystemDriver(StorageDriver):
                 if is_gone(err):
                     raise PathNotFoundError(path) from err
                 raise
+            hollow = stat_module.S_ISDIR(info.st_mode) and not _holds_object(full)
             try:
                 if stat_module.S_ISDIR(info.st_mode):
                     shutil.rmtree(full)
@@ -318,10 +319,85 @@ class FilesystemDriver(StorageDriver):
             except FileNotFoundError as err:
                 raise PathNotFoundError(path) from err  # deleted concurrently
             prune_empty_dirs(os.path.dirname(full), self.root)
+        if hollow:  # tidied away, but there was nothing to delete
+            raise PathNotFoundError(path, detail=f"{path} holds no object")
 
     # -- driver-specific ----------------------------------------------------
 
-    def purge_uploads(self, older_than: dt.timedelta) -> int:
+    def purge_uploads(
+        self, older_than: dt.timedelta, *, include_foreign: bool = False, dry_run: bool = False
+    ) -> int:
         """Remove staged uploads untouched for `older_than` (abandoned
-        uploads are never published, so nothing else ever removes them)."""
-        return len(self._uploads.purge(older_than.total_seconds()))
+        uploads are never published, so nothing else ever removes them),
+        except those a live writer holds; returns how many (with `dry_run`,
+        how many it would remove, removing nothing). The selection is
+        `UploadInfo.purgeable` over `list_uploads`, the rule the CLI's dry
+        run uses too. `include_foreign` is accepted and means nothing here:
+        every staged upload under the root is regstore's (distribution
+        stages its uploads as ordinary store paths under `_uploads`).
+
+        Also reclaims, older than the age: put_content temporaries in the
+        staging area, temporaries earlier versions left beside their targets
+        (`.name~hex`; `~` is never in a valid name) and directories holding
+        nothing. That needs one walk over the whole tree."""
+        count = self._uploads.purge(older_than, include_foreign=include_foreign, dry_run=dry_run)
+        if not dry_run:
+            cutoff = (dt.datetime.now(dt.UTC) - older_than).timestamp()
+            sweep_leftovers(
+                self.root,
+                skip=os.path.join(self.root, STAGING_DIR),
+                cutoff=cutoff,
+                regulator=self._regulator,
+            )
+        return count
+
+    def list_uploads(self) -> Iterator[UploadInfo]:
+        """The staged uploads: path and size as their last close recorded
+        (None for one never closed), modified = the newest mtime in the
+        staging directory, ident = the staging directory's name."""
+        return self._uploads.uploads()
+
+
+def _listed(entry: os.DirEntry[str]) -> bool:
+    """Whether a directory entry shows in list and walk: a visible name,
+    and for a directory, an object somewhere below it."""
+    if not _visible(entry.name):
+        return False
+    try:
+        is_dir = entry.is_dir()
+    except OSError:
+        return False
+    return not is_dir or _holds_object(entry.path)
+
+
+def _holds_object(directory: str) -> bool:
+    """Whether a file with a visible name lies anywhere below `directory`:
+    a depth-first search that stops at the first one (usually a scandir or
+    two). Symlinked directories are followed, as everywhere in the driver,
+    but each at most once, so a symlink loop cannot make it explode."""
+    pending = [directory]
+    seen: set[tuple[int, int]] = set()
+    while pending:
+        subdirs: list[str] = []
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if not _visible(entry.name):
+                        continue
+                    try:
+                        if entry.is_file():
+                            return True
+                        if not entry.is_dir():
+                            continue
+                        if entry.is_symlink():
+                            info = entry.stat()
+                            if (info.st_dev, info.st_ino) in seen:
+                                continue
+                            seen.add((info.st_dev, info.st_ino))
+                    except OSError:
+                        continue  # vanished, or a broken link: no object
+                    subdirs.append(entry.path)
+        except OSError:
+            continue  # vanished meanwhile, or unreadable: no object seen there
+        pending.extend(subdirs)
+    return False
