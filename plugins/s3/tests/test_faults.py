@@ -249,3 +249,60 @@ def test_faults_were_injected_and_commits_verified(fault_proxy: FaultProxy) -> N
         assert fault_proxy.counts[fault] > 0, dict(fault_proxy.counts)
     assert fault_proxy.faults_injected > 100, dict(fault_proxy.counts)
     assert VERIFIED["commits"] > 50, VERIFIED
+
+
+# -- the reader ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", [None, "500", "reset-response"])
+def test_reader_far_past_the_end_is_an_empty_stream(
+    fault: str | None, moto_server: Any, s3_params: dict[str, object]
+) -> None:
+    with FaultProxy(moto_server.endpoint) as proxy:
+        driver = regstore.create("s3", dict(s3_params, regionendpoint=proxy.endpoint))
+        driver.put_content("/small", b"0123456789")
+        driver.put_content("/empty", b"")
+        for path in ("/small", "/empty"):
+            for offset in (10, 11, 2**62, 2**64):
+                proxy.schedule_next(fault)
+                with driver.reader(path, offset) as stream:
+                    assert stream.read() == b"", (path, offset)
+        for offset in (0, 2**62):
+            with pytest.raises(regstore.PathNotFoundError):
+                driver.reader("/absent", offset)
+        driver.delete("/small")
+        driver.delete("/empty")
+
+
+def test_reader_resumed_after_a_cut_never_mixes_two_versions(
+    moto_server: Any, s3_params: dict[str, object]
+) -> None:
+    """The response is cut mid-body; meanwhile the object is replaced by
+    new content of the same size. The rest of the read must come from the
+    old version or fail, never from the new one."""
+    size = 6 * MIB
+    old, new = b"o" * size, b"n" * size
+    with FaultProxy(moto_server.endpoint) as proxy:
+        driver = regstore.create("s3", dict(s3_params, regionendpoint=proxy.endpoint))
+        direct = regstore.create("s3", s3_params)
+        direct.put_content("/v", old)
+        proxy.schedule_next("reset-response")  # the reader's GET: cut halfway
+        stream = driver.reader("/v")
+        first = stream.read(MIB)
+        assert first == old[:MIB]
+        direct.put_content("/v", new)
+        failure = ""
+        try:
+            rest = stream.read()
+        except regstore.StorageDriverError as err:
+            failure = str(err)
+        finally:
+            stream.close()
+        if failure:
+            assert "changed" in failure
+        else:
+            assert first + rest == old, "the read mixed two versions"
+        assert proxy.counts["reset-response"] == 1
+        resumed = [r for r in proxy.records if r.method == "GET"][1:]
+        assert resumed, "the reader never resumed"
+        direct.delete("/v")

@@ -724,3 +724,87 @@ def test_every_numeric_parameter_has_a_maximum() -> None:
     for parameter in PARAMETERS:
         if parameter.kind in ("int", "float", "size"):
             assert parameter.maximum is not None, parameter.name
+
+
+# -- the reader against stores that answer otherwise ---------------------------------
+
+
+def _client_error(code: str, status: int) -> Any:
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "GetObject",
+    )
+
+
+def test_reader_far_past_the_end_on_a_store_that_says_invalid_argument(
+    driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start beyond what a store can hold may be a 400 InvalidArgument
+    rather than S3's 416: still an empty stream when the object is shorter."""
+    driver.put_content("/short", b"abc")
+    client = _inner(driver).client
+    real = client.get_object
+
+    def refusing(**args: Any) -> Any:
+        if args.get("Range"):
+            raise _client_error("InvalidArgument", 400)
+        return real(**args)
+
+    monkeypatch.setattr(client, "get_object", refusing)
+    with driver.reader("/short", 2**62) as stream:
+        assert stream.read() == b""
+    with pytest.raises(PathNotFoundError):
+        driver.reader("/absent", 2**62)
+    monkeypatch.undo()
+    driver.delete("/short")
+
+
+def test_reader_checks_the_etag_itself_where_if_match_is_ignored(
+    driver: StorageDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that ignores If-Match serves the new version on resume: the
+    reader sees the other ETag and fails instead of mixing versions."""
+    from botocore.exceptions import ResponseStreamingError
+
+    size = 3 * MIB
+    driver.put_content("/v", b"o" * size)
+    client = _inner(driver).client
+    real = client.get_object
+    calls: list[dict[str, Any]] = []
+
+    class Cut:
+        def __init__(self, body: Any) -> None:
+            self._body = body
+            self._sent = 0
+
+        def read(self, n: int = -1) -> bytes:
+            if self._sent >= MIB:
+                raise ResponseStreamingError(error="cut")
+            chunk: bytes = self._body.read(min(n, MIB - self._sent))
+            self._sent += len(chunk)
+            return chunk
+
+        def close(self) -> None:
+            self._body.close()
+
+    def serving(**args: Any) -> Any:
+        calls.append(args)
+        response = real(**{k: v for k, v in args.items() if k != "IfMatch"})
+        if len(calls) == 1:
+            response["Body"] = Cut(response["Body"])
+        return response
+
+    monkeypatch.setattr(client, "get_object", serving)
+    stream = driver.reader("/v")
+    assert stream.read(MIB) == b"o" * MIB
+    _inner(driver).client.put_object(
+        Bucket=_inner(driver).settings.bucket, Key=_inner(driver).key("/v"), Body=b"n" * size
+    )
+    with pytest.raises(StorageDriverError, match="changed"):
+        stream.read()
+    stream.close()
+    assert calls[1].get("IfMatch")
+    monkeypatch.undo()
+    driver.delete("/v")

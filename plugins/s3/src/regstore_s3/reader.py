@@ -25,6 +25,10 @@ MAX_RESUMES = 10
 _BUFFER = 1024 * 1024
 
 
+def _status(err: ClientError) -> int:
+    return int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
 class _RangeStream(io.RawIOBase):
     def __init__(self, client: Any, bucket: str, key: str, path: str, offset: int) -> None:
         super().__init__()
@@ -51,20 +55,46 @@ class _RangeStream(io.RawIOBase):
         except ClientError as err:
             if is_not_found(err):
                 raise PathNotFoundError(self._path) from err
-            if error_code(err) == "InvalidRange":
+            if self._etag is not None and (
+                error_code(err) in ("PreconditionFailed", "412") or _status(err) == 412
+            ):
+                raise StorageDriverError(
+                    f"read {self._path}: the object changed while it was being read"
+                ) from err
+            if self._etag is None and self._pos > 0 and self._past_the_end(err):
                 # At or past the end: an empty stream (the object exists,
                 # or S3 would have said NoSuchKey).
                 self._end = self._pos
                 self._body = None
                 return
-            if error_code(err) in ("PreconditionFailed", "412") and self._etag is not None:
-                raise StorageDriverError(
-                    f"read {self._path}: the object changed while it was being read"
-                ) from err
             raise
-        self._etag = response.get("ETag")
+        etag = response.get("ETag")
+        if self._etag is not None and etag != self._etag:
+            # A store that ignores If-Match: the check is ours, too.
+            response["Body"].close()
+            raise StorageDriverError(
+                f"read {self._path}: the object changed while it was being read"
+            )
+        self._etag = etag
         self._body = response["Body"]
         self._end = self._pos + int(response.get("ContentLength", 0))
+
+    def _past_the_end(self, err: ClientError) -> bool:
+        """Whether a ranged GET failed because the offset is at or past the
+        end. S3 says InvalidRange (416); some stores answer a start beyond
+        any size they can store with 400 InvalidArgument instead: for those
+        a HEAD tells."""
+        if error_code(err) == "InvalidRange" or _status(err) == 416:
+            return True
+        if error_code(err) != "InvalidArgument" and _status(err) != 400:
+            return False
+        try:
+            head = self._client.head_object(Bucket=self._bucket, Key=self._key)
+        except ClientError as head_err:
+            if is_not_found(head_err):
+                raise PathNotFoundError(self._path) from head_err
+            raise
+        return int(head["ContentLength"]) <= self._pos
 
     def readable(self) -> bool:
         return True
