@@ -18,11 +18,17 @@ from regstore import (
     StorageDriverError,
 )
 from regstore_filesystem.driver import FilesystemDriver
+from regstore_filesystem.uploads import STAGING_DIR
 
 
 def visible_tree(root: Path) -> list[str]:
-    """Every file and directory under root, relative, sorted."""
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    """Every file and directory under root, relative, sorted; the staging
+    area only if it holds something (put_content keeps it while the store
+    is in use)."""
+    staging = root / STAGING_DIR
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p != staging or any(staging.iterdir())
+    )
 
 
 # -- parameters -------------------------------------------------------------

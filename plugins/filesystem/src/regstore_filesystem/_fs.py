@@ -215,17 +215,19 @@ def _copy_across(source: str, target: str) -> None:
     os.unlink(source)
 
 
-def prune_empty_dirs(directory: str, root: str) -> None:
+def prune_empty_dirs(directory: str, root: str) -> bool:
     """Remove `directory` and its ancestors while they are empty, stopping
-    below `root` (which is never removed). `rmdir` refuses non-empty
+    below `root` (which is never removed); True if that reached the root
+    (which may now hold nothing of the store). `rmdir` refuses non-empty
     directories, so a concurrent writer's new file is never lost."""
     inside = root.rstrip(os.sep) + os.sep
     while directory != root and directory.startswith(inside):
         try:
             os.rmdir(directory)
         except OSError:
-            return
+            return False
         directory = os.path.dirname(directory)
+    return directory == root
 
 
 def unlink_quietly(path: str) -> None:

@@ -264,7 +264,9 @@ class FilesystemDriver(StorageDriver):
                 if isinstance(err, NotADirectoryError):
                     raise self._parent_is_file(path) from err
                 raise
-            self._uploads.tidy()
+            # The staging area stays while the store is in use: creating and
+            # removing it around every put halved put_content's throughput.
+            # It goes with the last upload, or when a delete empties the root.
 
     def _parent_is_file(self, path: str) -> StorageDriverError:
         return StorageDriverError(f"cannot write {path}: one of its parents is a file")
@@ -299,7 +301,8 @@ class FilesystemDriver(StorageDriver):
                 raise self._parent_is_file(dest) from err
             src_dir = os.path.dirname(src_full)
             fsync_dir(src_dir, missing_ok=True)
-            prune_empty_dirs(src_dir, self.root)
+            if prune_empty_dirs(src_dir, self.root):
+                self._uploads.tidy()
 
     def delete(self, path: str) -> None:
         full = self._full(path)
@@ -318,7 +321,8 @@ class FilesystemDriver(StorageDriver):
                     os.unlink(full)  # a file, or a symlink (never its target)
             except FileNotFoundError as err:
                 raise PathNotFoundError(path) from err  # deleted concurrently
-            prune_empty_dirs(os.path.dirname(full), self.root)
+            if prune_empty_dirs(os.path.dirname(full), self.root):
+                self._uploads.tidy()  # nothing of the store left: no husk either
         if hollow:  # tidied away, but there was nothing to delete
             raise PathNotFoundError(path, detail=f"{path} holds no object")
 

@@ -16,8 +16,10 @@ staging directory until `commit()` renames it onto the path:
         .tmp~<token>       put_content's temporary files (see `new_temp`)
 
 `~` cannot appear in a path component, so the staging area never clashes
-with a user path and list/walk/stat never show it. The area is removed
-whenever it is empty, so an idle store holds nothing but its objects.
+with a user path and list/walk/stat never show it. The area is removed with
+its last upload, and when a delete or move leaves the root without objects
+(put_content keeps it: a mkdir and an rmdir around every put cost half its
+throughput), so an emptied store leaves an empty root.
 
 Resume rules (the contract's): `close()` fsyncs the data and then records
 its size; `writer(path, append=True)` truncates the data back to that size,
@@ -143,8 +145,8 @@ class UploadArea:
             make_dirs(self.root)  # the next attempt creates the area
 
     def tidy(self) -> None:
-        """Remove the staging area if it is empty (the last user leaves
-        nothing behind); `rmdir` refuses while anything else is in it."""
+        """Remove the staging area if it is empty (so an emptied store
+        leaves an empty root); `rmdir` refuses while anything is in it."""
         with contextlib.suppress(OSError):
             os.rmdir(self.base)
 
