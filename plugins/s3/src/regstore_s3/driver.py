@@ -19,6 +19,7 @@ per operation (the tests count them):
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Self
@@ -45,6 +46,7 @@ from regstore_s3.writer import (
     META_PART_SIZE,
     META_PARTS,
     META_UPLOAD,
+    META_WRITER,
     ResumeState,
     S3Writer,
     completed_part,
@@ -304,7 +306,7 @@ class S3Driver(StorageDriver):
             for upload in self._uploads(key):
                 if upload["Key"] == key:
                     self.abort_upload(key, upload["UploadId"])
-            state = ResumeState(None, self.settings.chunk_size)
+            state = ResumeState(None, self.settings.chunk_size, token=uuid.uuid4().hex)
         writer = S3Writer(self, path, key, state)
         if not append:
             writer.close_record()
@@ -317,8 +319,9 @@ class S3Driver(StorageDriver):
             upload_id = meta.get(META_UPLOAD) or None
             part_size = int(meta.get(META_PART_SIZE) or self.settings.chunk_size)
             count = int(meta.get(META_PARTS) or 0)
+            token = meta.get(META_WRITER, "")
             if upload_id is None:
-                return ResumeState(None, part_size, {}, tail)
+                return ResumeState(None, part_size, {}, tail, token)
             try:
                 parts = self._closed_parts(path, key, upload_id, count, part_size)
             except ClientError as err:
@@ -326,7 +329,7 @@ class S3Driver(StorageDriver):
                     raise
                 self.delete_record(path)  # the upload was aborted or completed
             else:
-                return ResumeState(upload_id, part_size, parts, tail)
+                return ResumeState(upload_id, part_size, parts, tail, token)
         try:
             head = self.client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as err:
@@ -435,6 +438,10 @@ class S3Driver(StorageDriver):
             for item in page.get("Contents", ()):
                 records[item["Key"]] = (_utc(item["LastModified"]), int(item["Size"]))
         return records
+
+    def record_meta(self, path: str) -> dict[str, str] | None:
+        """The metadata of the record of `path` (one HEAD), None if absent."""
+        return self._record_meta(self.record_key(path))
 
     def _record_meta(self, record_key: str) -> dict[str, str] | None:
         """A record's metadata (one HEAD), None if it went meanwhile."""
