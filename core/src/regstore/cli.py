@@ -227,10 +227,10 @@ def check(
     status = _check_driver(registry, name, params)
     if status is not None:
         ctx.exit(status)
-    mode = "full" if full else "short"
+    mode = "full mode" if full else "short mode"
     if faults is not None:
         mode += f", fault rate {faults:g}"
-    click.echo(f"checking {name} ({mode} mode) with {_shown(registry, name, params)}")
+    click.echo(f"checking {name} ({mode}) with {_shown(registry, name, params)}")
     outcome = run_check(
         name,
         params,
