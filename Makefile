@@ -32,7 +32,7 @@ WHEEL_TEST := bash scripts/wheel-test.sh
 BUILD_INPUTS := $(shell find core/src $(PLUGINS:%=plugins/%/src) -type f -not -path '*/__pycache__/*' 2>/dev/null) \
 	$(wildcard core/pyproject.toml core/README.md $(PLUGINS:%=plugins/%/pyproject.toml) $(PLUGINS:%=plugins/%/README.md))
 
-.PHONY: help sync lint typecheck build test test-core test-integration run bench new-plugin clean $(PLUGINS:%=test-%)
+.PHONY: help sync lint typecheck build test test-core test-integration run bench mutation new-plugin clean $(PLUGINS:%=test-%)
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/  make \1\t\2/' | expand -t 28
@@ -123,6 +123,10 @@ bench: $(STAMP) $(S3FS_VENV)/.synced  ## filesystem and s3 benchmarks, figures a
 	$(BIN)/python benchmarks/filesystem.py
 	@printf '\n\033[1m==== benchmarks/s3.py (moto) ====\033[0m\n'
 	$(BIN)/python benchmarks/s3.py --size 1GiB --s3fs-python $(S3FS_VENV)/bin/python
+
+# Not part of `make test`: about 15 minutes on 2 cores (see scripts/mutation/run.py).
+mutation: $(STAMP)  ## [MUTANTS=id,fs-*]: hand-written mutants vs the conformance suite, kill rate
+	$(BIN)/python scripts/mutation/run.py $(if $(MUTANTS),--mutants '$(MUTANTS)')
 
 new-plugin:  ## NAME=x [DEST=dir]: a new driver package from plugins/_template
 	@test -n "$(NAME)" || { echo "usage: make new-plugin NAME=x [DEST=dir]" >&2; exit 2; }
