@@ -41,7 +41,7 @@ from regstore.walk import walk_listing
 from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
 from regstore_s3.plugin import SPEC
-from regstore_s3.reader import open_reader
+from regstore_s3.reader import ObjectChangedError, open_reader
 from regstore_s3.writer import (
     META_PART_SIZE,
     META_PARTS,
@@ -61,6 +61,8 @@ HIDDEN_DIR = "~regstore-uploads"
 RECORD_READS = 5
 #: Keys per listing page and per DeleteObjects (S3's maximum).
 PAGE = 1000
+#: Fresh starts of a get_content whose resumed read found a newer version.
+GET_RESTARTS = 3
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -122,8 +124,17 @@ class S3Driver(StorageDriver):
     # -- reading ----------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
-        with self.reader(path) as stream:
-            return stream.read()
+        # A whole-object read cut short and resumed may find a newer
+        # version (a concurrent put): unlike a stream, nothing was handed
+        # out yet, so start over and return the newer one whole.
+        for attempt in range(GET_RESTARTS + 1):
+            try:
+                with self.reader(path) as stream:
+                    return stream.read()
+            except ObjectChangedError:
+                if attempt == GET_RESTARTS:
+                    raise
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         return open_reader(self.client, self._bucket, self.key(path), path, offset)

@@ -224,7 +224,9 @@ SPEC = DriverSpec(
     api_version=API_VERSION,
     # Stated here so `regstore drivers` can list them without importing boto3.
     capabilities=Capabilities(redirect=True, persistent=True, walk_order="key"),
-    # The suite's failure cases put the fault proxy in front of the store.
+    # The suite's failure cases put the fault proxy in front of the store,
+    # with botocore's retries off so each injected fault reaches the driver.
     endpoint_parameter="regionendpoint",
+    fault_parameters=(("maxattempts", 1),),
     summary="Amazon S3 and S3-compatible stores (R2, MinIO, Ceph RGW, OSS) via boto3",
 )

@@ -18,11 +18,19 @@ from botocore.exceptions import ClientError
 from regstore import PathNotFoundError, StorageDriverError
 from regstore_s3.errors import STREAM_ERRORS, error_code, is_not_found
 
-__all__ = ["open_reader"]
+__all__ = ["ObjectChangedError", "open_reader"]
 
 #: Resumes of one reader after broken streams, before it gives up.
 MAX_RESUMES = 10
 _BUFFER = 1024 * 1024
+
+
+class ObjectChangedError(StorageDriverError):
+    """A resumed range found another version of the object than the one
+    the read began with: going on would mix two versions."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"read {path}: the object changed while it was being read")
 
 
 def _status(err: ClientError) -> int:
@@ -58,9 +66,7 @@ class _RangeStream(io.RawIOBase):
             if self._etag is not None and (
                 error_code(err) in ("PreconditionFailed", "412") or _status(err) == 412
             ):
-                raise StorageDriverError(
-                    f"read {self._path}: the object changed while it was being read"
-                ) from err
+                raise ObjectChangedError(self._path) from err
             if self._etag is None and self._pos > 0 and self._past_the_end(err):
                 # At or past the end: an empty stream (the object exists,
                 # or S3 would have said NoSuchKey).
@@ -72,9 +78,7 @@ class _RangeStream(io.RawIOBase):
         if self._etag is not None and etag != self._etag:
             # A store that ignores If-Match: the check is ours, too.
             response["Body"].close()
-            raise StorageDriverError(
-                f"read {self._path}: the object changed while it was being read"
-            )
+            raise ObjectChangedError(self._path)
         self._etag = etag
         self._body = response["Body"]
         self._end = self._pos + int(response.get("ContentLength", 0))
