@@ -68,7 +68,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CATALOGUE = HERE / "catalogue.toml"
-DEFAULT_JSON = HERE.parent.parent / ".venvs" / "mutation.json"
 #: Always added to a suite's pytest arguments: stop at the first failure
 #: (a kill needs one), no cache, a one-line reason per failure.
 PYTEST_FIXED = ["-x", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=line", "--no-header"]
@@ -137,7 +136,7 @@ def load_catalogue(path: Path, suite_override: str | None) -> Catalogue:
             raise CatalogueError(f"{path}: suites.{name} must be a string of pytest arguments")
         suites[str(name)] = shlex.split(args)
     if suite_override is not None:
-        suites = {"suite": shlex.split(suite_override)}
+        suites = {"custom": shlex.split(suite_override)}
     if not suites:
         raise CatalogueError(f"{path}: no [suites] table and no --suite")
     mutants: list[Mutant] = []
@@ -154,7 +153,7 @@ def load_catalogue(path: Path, suite_override: str | None) -> Catalogue:
         if isinstance(named, str):
             named = [named]
         if suite_override is not None:
-            named = ["suite"]
+            named = ["custom"]
         if not isinstance(named, list) or not named:
             raise CatalogueError(f"{where}: 'suites' must name one or more of {sorted(suites)}")
         unknown = [s for s in named if s not in suites]
@@ -505,8 +504,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json",
         type=Path,
-        default=DEFAULT_JSON,
-        help=f"where to write the results (default {DEFAULT_JSON})",
+        help="where to write the results (default: .venvs/mutation.json under the "
+        "catalogue's base directory)",
     )
     parser.add_argument(
         "--check", action="store_true", help="only check that every mutant applies, run nothing"
@@ -564,7 +563,8 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-    summary = report(outcomes, time.monotonic() - started, args.json)
+    json_path = args.json or catalogue.base / ".venvs" / "mutation.json"
+    summary = report(outcomes, time.monotonic() - started, json_path)
     if args.fail_under is not None and summary["kill_rate"] < args.fail_under:
         print(f"mutation: kill rate below {args.fail_under}%", file=sys.stderr)
         return 1
