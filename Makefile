@@ -124,7 +124,7 @@ bench: $(STAMP) $(S3FS_VENV)/.synced  ## filesystem and s3 benchmarks, figures a
 	@printf '\n\033[1m==== benchmarks/s3.py (moto) ====\033[0m\n'
 	$(BIN)/python benchmarks/s3.py --size 1GiB --s3fs-python $(S3FS_VENV)/bin/python
 
-# Not part of `make test`: about 15 minutes on 2 cores (see scripts/mutation/run.py).
+# Not part of `make test`: about 5 minutes on 2 cores (see scripts/mutation/run.py).
 mutation: $(STAMP)  ## [MUTANTS=id,fs-*]: hand-written mutants vs the conformance suite, kill rate
 	$(BIN)/python scripts/mutation/run.py $(if $(MUTANTS),--mutants '$(MUTANTS)')
 
