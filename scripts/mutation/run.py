@@ -76,6 +76,8 @@ DEFAULT_CATALOGUE = HERE / "catalogue.toml"
 #: Always added to a suite's pytest arguments: stop at the first failure
 #: (a kill needs one), no cache, a one-line reason per failure.
 PYTEST_FIXED = ["-x", "-q", "-p", "no:cacheprovider", "-rfE", "--tb=line", "--no-header"]
+#: A clean suite run that takes longer than this is taken as hung.
+BASELINE_TIMEOUT = 1800.0
 #: Variables that would change what the suite runs (full mode, fault rate).
 SCRUBBED_ENV = ("REGSTORE_FULL", "REGSTORE_FAULTS", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
@@ -364,7 +366,7 @@ class Harness:
                 cwd=self.catalogue.base,
                 env=child_env(None),
                 basetemp=basetemp,
-                timeout=self.timeout_override or 1800.0,
+                timeout=BASELINE_TIMEOUT,
             )
             return name, result
 
