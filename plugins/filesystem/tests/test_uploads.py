@@ -250,3 +250,20 @@ def test_purge_uploads_command(root: Path, capsys: pytest.CaptureFixture[str]) -
     assert "purged 1 upload(s)" in capsys.readouterr().out
     with pytest.raises(PathNotFoundError):
         driver.writer("/abandoned", append=True)
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_purge_keeps_uploads_a_live_writer_holds(driver: StorageDriver, resumed: bool) -> None:
+    """However old the age, purge never takes an upload from under a writer
+    that is still working on it (new, or resumed and holding its lock): the
+    writer commits exactly its bytes afterwards."""
+    writer = driver.writer("/held/object")
+    writer.write(b"first ")
+    if resumed:
+        writer.close()
+        writer = driver.writer("/held/object", append=True)
+    writer.write(b"still writing")
+    assert driver.purge_uploads(dt.timedelta(0)) == 0
+    writer.write(b", done")
+    writer.commit()
+    assert driver.get_content("/held/object") == b"first still writing, done"

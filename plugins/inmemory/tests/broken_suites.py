@@ -210,6 +210,10 @@ class Buffering(InMemoryDriver):
 
     lose_on_failure = False
 
+    def put_content(self, path: str, data: Buffer) -> None:
+        STEPS.step()
+        super().put_content(path, data)
+
     def writer(self, path: str, append: bool = False) -> FileWriter:
         return _BufferingWriter(super().writer(path, append), lose_on_failure=self.lose_on_failure)
 

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from regstore.driver import StorageDriver
+from regstore.errors import StorageDriverError
 from regstore.testing._base import SuiteBase
 from regstore.testing._data import random_bytes, random_path
 
@@ -59,6 +60,12 @@ class ContentTests(SuiteBase):
         for path in VALID_PATHS:
             driver.put_content(path, contents)
             assert driver.get_content(path) == contents, path
+        # Every valid name is part of the store: listed and walked (a driver
+        # hiding names that look like its own, such as dotfiles, fails).
+        tops = sorted({_first_part(p) for p in VALID_PATHS})
+        assert driver.list("/") == tops
+        walked = {info.path for info in driver.walk("/") if not info.is_dir}
+        assert walked == set(VALID_PATHS)
         # Several of these share a first component (/abc, /Docker vs /docker).
         for top in sorted({_first_part(p) for p in VALID_PATHS}):
             self.remove(driver, top)
@@ -122,8 +129,33 @@ class ContentTests(SuiteBase):
         else:
             data = memoryview(b"xx" + raw + b"yy")[2:-2]
         driver.put_content("/bytes-like/object", data)
-        assert driver.get_content("/bytes-like/object") == expected
+        if isinstance(data, bytearray):
+            data[:10] = b"\0" * 10  # the caller reuses its buffer: the object keeps its bytes
+        got = driver.get_content("/bytes-like/object")
+        assert type(got) is bytes, f"get_content returned {type(got).__name__}, not bytes"
+        assert got == expected
         self.remove(driver, "/bytes-like")
+
+    def test_put_content_below_a_file_raises(self, driver: StorageDriver) -> None:
+        """A path is an object or a directory, never both: writing below an
+        object raises and changes nothing."""
+        driver.put_content("/f", b"file")
+        with pytest.raises(StorageDriverError) as info:
+            driver.put_content("/f/g", b"below")
+        assert driver.name in str(info.value)
+        assert driver.get_content("/f") == b"file"
+        assert driver.list("/") == ["/f"]
+        self.remove(driver, "/f")
+
+    def test_put_content_onto_a_directory_raises(self, driver: StorageDriver) -> None:
+        driver.put_content("/d/x", b"inside")
+        with pytest.raises(StorageDriverError) as info:
+            driver.put_content("/d", b"over the directory")
+        assert driver.name in str(info.value)
+        assert driver.get_content("/d/x") == b"inside"
+        assert driver.stat("/d").is_dir
+        assert driver.list("/d") == ["/d/x"]
+        self.remove(driver, "/d")
 
     def test_put_content_is_atomic(self, driver: StorageDriver, full_mode: bool) -> None:
         """Readers racing replacements for a fixed time see the old or the

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import json
 import random
 import threading
 import types
@@ -50,6 +51,8 @@ __all__ = [
 
 class InjectedFaultError(Exception):
     """What `OperationFaults` raises in place of a driver's own failure."""
+
+    body: bytes = b""
 
 
 class FaultInjector:
@@ -276,17 +279,33 @@ class OperationFaults(FaultInjector):
 
     kinds = ("refuse", "lost-reply")
 
+    def __init__(self, detail: str = "") -> None:
+        super().__init__()
+        #: Put into every fault's message (raw, repr and JSON-escaped) and
+        #: into its chained cause: the suite's secrets check passes a
+        #: secret here to see that none of its shapes reaches a user.
+        self.detail = detail
+
     def wrap(self, driver: StorageDriver) -> StorageDriver:
         return _FaultingDriver(driver, self)
+
+    def _fault(self, what: str) -> InjectedFaultError:
+        if not self.detail:
+            return InjectedFaultError(f"injected fault: {what}")
+        shapes = f"{self.detail} {self.detail!r} {json.dumps(self.detail)}"
+        fault = InjectedFaultError(f"injected fault: {what}: {shapes}")
+        fault.body = self.detail.encode()  # an attribute, as SDK errors carry responses
+        fault.__cause__ = OSError(errno.EIO, self.detail)
+        return fault
 
     def run(self, call: Callable[[], Any]) -> Any:
         """`call()` as this injector decides."""
         kind = self.choose()
         if kind == "refuse":
-            raise InjectedFaultError("injected fault: call refused")
+            raise self._fault("call refused")
         result = call()
         if kind == "lost-reply":
-            raise InjectedFaultError("injected fault: the reply was lost")
+            raise self._fault("the reply was lost")
         return result
 
 
