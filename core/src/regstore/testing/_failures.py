@@ -269,16 +269,20 @@ class FailureTests(SuiteBase):
         kind: str,
         payload: Payload,
         old: bytes | None,
+        once: bool = False,
     ) -> bool:
-        """Let `point` steps of `op` through and fail the rest, then
-        recover as a registry would; True when `op` completed untouched."""
-        when = f"{faulted.layer} fault {kind!r} after {point} step(s) of {op}"
+        """Let `point` steps of `op` through and fail the rest (`once`: fail
+        only the next one), then recover as a registry would; True when `op`
+        completed untouched."""
+        how = "at step" if once else "after"
+        when = f"{faulted.layer} fault {kind!r} {how} {point} step(s) of {op}"
         faults = faulted.injector
+        arm = faults.fail_once_at if once else faults.fail_after
         fdrv = faulted.driver
         if old is not None:
             driver.put_content(PATH, old)
         if op == "put":
-            return self.one_put(driver, faulted, point, kind, payload, old)
+            return self.one_put(driver, faulted, point, kind, payload, old, once=once)
         split = payload.size // 2
         writer = fdrv.writer(PATH)
         payload.write_to(writer, 0, split)
@@ -288,7 +292,7 @@ class FailureTests(SuiteBase):
 
         failure: RegstoreError | None = None
         if op == "write":
-            with faulted.armed(lambda: faults.fail_after(point, kind)):
+            with faulted.armed(lambda: arm(point, kind)):
                 try:
                     payload.write_to(writer, split)
                 except RegstoreError as err:
@@ -309,7 +313,7 @@ class FailureTests(SuiteBase):
                 self.finish_by_resume(driver, payload, when=f"{when}, then resume")
         elif op == "close":
             payload.write_to(writer, split)
-            with faulted.armed(lambda: faults.fail_after(point, kind)):
+            with faulted.armed(lambda: arm(point, kind)):
                 try:
                     writer.close()
                 except RegstoreError as err:
@@ -330,7 +334,7 @@ class FailureTests(SuiteBase):
                 )
         else:
             payload.write_to(writer, split)
-            with faulted.armed(lambda: faults.fail_after(point, kind)):
+            with faulted.armed(lambda: arm(point, kind)):
                 try:
                     writer.commit()
                 except RegstoreError as err:
@@ -377,13 +381,18 @@ class FailureTests(SuiteBase):
         kind: str,
         payload: Payload,
         old: bytes | None,
+        *,
+        once: bool,
     ) -> bool:
         """put_content under a failure: the old bytes or nothing stay, and a
         retried put stores exactly the new bytes."""
-        when = f"{faulted.layer} fault {kind!r} after {point} step(s) of put_content"
+        how = "at step" if once else "after"
+        when = f"{faulted.layer} fault {kind!r} {how} {point} step(s) of put_content"
         new = payload.read()
         failure: RegstoreError | None = None
-        with faulted.armed(lambda: faulted.injector.fail_after(point, kind)):
+        faults = faulted.injector
+        arm = faults.fail_once_at if once else faults.fail_after
+        with faulted.armed(lambda: arm(point, kind)):
             try:
                 faulted.driver.put_content(PATH, new)
             except RegstoreError as err:
@@ -416,16 +425,22 @@ class FailureTests(SuiteBase):
             payload = Payload(f"failure-{op}-{size}", size)
             old = random_bytes(777, f"old-{op}")
             for point in range(MAX_POINTS):
+                # Each point in two ways: every step from there on fails (an
+                # outage), or that step alone (a transient fault, which the
+                # driver must survive exactly or report).
                 if full_mode:
-                    rounds = [(k, o) for k in kinds for o in (None, old)]
+                    rounds = [(k, o, n) for k in kinds for o in (None, old) for n in (0, 1)]
                 elif size <= 64 * 1024:
                     # Small uploads are cheap: every kind at every point.
-                    rounds = [(k, old if point % 2 else None) for k in kinds]
+                    rounds = [(k, old if point % 2 else None, n) for k in kinds for n in (0, 1)]
                 else:
-                    rounds = [(kinds[point % len(kinds)], old if point % 2 else None)]
+                    kind = kinds[point % len(kinds)]
+                    rounds = [(kind, old if point % 2 else None, n) for n in (0, 1)]
                 done = False
-                for kind, previous in rounds:
-                    done = self.one_point(driver, faulted, op, point, kind, payload, previous)
+                for kind, previous, once in rounds:
+                    done = self.one_point(
+                        driver, faulted, op, point, kind, payload, previous, once=bool(once)
+                    )
                     failures_seen += faulted.injector.injected > 0
                 if done:
                     break

@@ -12,10 +12,12 @@ recreates the driver with `regstore.create(driver_name, params)` (a
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
 import queue
+import random
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from typing import Any
 import pytest
 
 from regstore.driver import StorageDriver
+from regstore.errors import PathNotFoundError, UnsupportedMethodError
 from regstore.managed import ManagedDriver
 from regstore.testing._base import Sizes, SuiteBase
 from regstore.testing._data import Payload, sha256_of_reader
@@ -70,6 +73,11 @@ for step in job["steps"]:
     elif op == "hang":
         print("ready", flush=True)
         time.sleep(3600)
+    elif op == "put-loop":
+        for i in range(100000):
+            driver.put_content(f"/crash/{i}/deep/{i}/object", bytes(step[1]))
+            if i == 0:
+                print("ready", flush=True)
     elif op == "await":
         print("waiting", flush=True)
         sys.stdin.readline()
@@ -405,6 +413,50 @@ class ProcessTests(SuiteBase):
             if b is not None:
                 b.kill()
         self.remove(driver, "/resume")
+
+    @pytest.mark.regstore_process
+    @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+    def test_crashes_during_put_content_leave_no_trace(
+        self, driver: StorageDriver, suite_params: dict[str, object], rng: random.Random
+    ) -> None:
+        """A process SIGKILLed again and again while it puts objects at new
+        deep paths: every object is whole, and every directory that stat,
+        list or walk shows holds an object (a directory created for a put
+        that never finished is no part of the store)."""
+        job = self.child_job(driver, suite_params)
+        size = 64 * 1024
+        job["steps"] = [["put-loop", size]]
+        for _ in range(8):
+            child = _Child(job)
+            try:
+                assert child.next_line() == "ready"
+                time.sleep(rng.uniform(0.0, 0.15))
+            finally:
+                child.kill()
+        files = {info.path: info for info in driver.walk("/") if not info.is_dir}
+        walked_dirs = {info.path for info in driver.walk("/") if info.is_dir}
+        assert files, "the child stored nothing before it was killed"
+        for path in files:
+            assert driver.get_content(path) == bytes(size), f"{path} is not whole"
+        numbers = sorted({int(path.split("/")[2]) for path in files})
+        for i in range(numbers[-1] + 2):
+            for directory in (f"/crash/{i}", f"/crash/{i}/deep", f"/crash/{i}/deep/{i}"):
+                try:
+                    info = driver.stat(directory)
+                except PathNotFoundError:
+                    assert directory not in walked_dirs
+                    continue
+                assert info.is_dir
+                assert any(f.startswith(directory + "/") for f in files), (
+                    f"{directory} is shown as a directory but holds no object"
+                )
+        for directory in walked_dirs:
+            assert any(f.startswith(directory + "/") for f in files), (
+                f"walk shows {directory}, which holds no object"
+            )
+        with contextlib.suppress(UnsupportedMethodError):
+            driver.purge_uploads(dt.timedelta(0))  # crash leftovers, where kept
+        self.remove(driver, "/crash")
 
     def test_factory_wraps_driver(self, driver: StorageDriver) -> None:
         """The suite runs against the checked driver (path rules, names)."""

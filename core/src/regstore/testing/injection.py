@@ -60,6 +60,7 @@ class FaultInjector:
 
     Unarmed it lets everything through. `fail_after(n)` lets the next `n`
     steps through and fails every later one until `disarm()`;
+    `fail_once_at(n)` fails only the step after those `n`;
     `fail_randomly(rate, seed)` fails each step with probability `rate`.
     """
 
@@ -84,6 +85,15 @@ class FaultInjector:
         self._check_kind(kind)
         with self._lock:
             self._mode, self._allowed, self._kind = "after", steps, kind
+            self.steps = self.injected = 0
+
+    def fail_once_at(self, steps: int, kind: str | None = None) -> None:
+        """Let `steps` steps through, fail the next one with `kind`, then let
+        everything through again: a single transient fault, which a driver
+        must either survive exactly or report."""
+        self._check_kind(kind)
+        with self._lock:
+            self._mode, self._allowed, self._kind = "once", steps, kind
             self.steps = self.injected = 0
 
     def fail_randomly(self, rate: float, seed: int, kind: str | None = None) -> None:
@@ -113,6 +123,8 @@ class FaultInjector:
             self.steps += 1
             if self._mode == "after":
                 fail = self.steps > self._allowed
+            elif self._mode == "once":
+                fail = self.steps == self._allowed + 1
             else:
                 fail = self._rng.random() < self._rate
             if not fail:
