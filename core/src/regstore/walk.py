@@ -133,9 +133,11 @@ def walk_listing(
         for directory in ancestors[depth:]:
             inside.append(directory)
             entry = FileInfo(directory, 0, info.mod_time, True)
-            if is_after is not None and not is_after(entry):
-                continue  # yielded before start_after; its pruning was decided then
-            yield entry
+            if is_after is None or is_after(entry):
+                yield entry
+            # A directory at or before start_after was yielded by the walk
+            # being resumed, not again; its pruning still holds (else a
+            # resumed walk would yield the contents the first one skipped).
             if prune is not None and prune(entry):
                 pruned = directory
                 break

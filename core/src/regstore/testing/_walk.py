@@ -143,6 +143,17 @@ class WalkTests(SuiteBase):
         for k in range(1, len(sub) + 1):
             rest = [info.path for info in driver.walk("/t/a", start_after=sub[k - 1])]
             assert rest == sub[k:], f"walk('/t/a') resumed after {sub[k - 1]!r} is wrong"
+
+        # With pruning: a resumed walk keeps skipping what the first skipped,
+        # also for a pruned directory that sorts at or before start_after.
+        def prune(info: FileInfo) -> bool:
+            return info.path in ("/t/a", "/t/ab/x")
+
+        pruned = [info.path for info in driver.walk("/", prune=prune)]
+        for k in range(1, len(pruned) + 1):
+            after = pruned[k - 1]
+            rest = [info.path for info in driver.walk("/", start_after=after, prune=prune)]
+            assert rest == pruned[k:], f"a pruned walk resumed after {after!r} is wrong"
         self.clean(driver)
 
     def test_walk_absent_path(self, driver: StorageDriver) -> None:
