@@ -73,12 +73,17 @@ class UploadInfo:
     #: The backend's name for the upload (an S3 upload id, a staging
     #: directory), for operators; never a credential.
     ident: str = ""
+    #: A live writer holds the upload now (where the driver can tell, as the
+    #: filesystem driver can by its lock): `purge_uploads` keeps it.
+    held: bool = False
 
     def purgeable(
         self, older_than: dt.timedelta, *, now: dt.datetime, include_foreign: bool = False
     ) -> bool:
         """Whether `purge_uploads(older_than, include_foreign=...)` removes it:
         one rule for drivers and for the CLI's dry run."""
+        if self.held:
+            return False
         return (self.ours or include_foreign) and now - self.modified > older_than
 
 

@@ -263,6 +263,10 @@ def test_purge_keeps_uploads_a_live_writer_holds(driver: StorageDriver, resumed:
         writer.close()
         writer = driver.writer("/held/object", append=True)
     writer.write(b"still writing")
+    (listed,) = [u for u in driver.list_uploads() if u.ident]
+    assert listed.held, "list_uploads does not say a live writer holds the upload"
+    assert not listed.purgeable(dt.timedelta(0), now=dt.datetime.now(dt.UTC))
+    assert driver.purge_uploads(dt.timedelta(0), dry_run=True) == 0
     assert driver.purge_uploads(dt.timedelta(0)) == 0
     writer.write(b", done")
     writer.commit()

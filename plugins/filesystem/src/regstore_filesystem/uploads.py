@@ -329,12 +329,16 @@ class UploadArea:
                 except FileNotFoundError:
                     continue  # committed or cancelled since the listing
                 state = _read_state(directory)
+                locks = _lock_all(directory)  # tried, never waited for
+                for fd in locks or ():
+                    os.close(fd)
             yield UploadInfo(
                 path=state.path if state is not None else None,
                 size=state.size if state is not None else None,
                 modified=dt.datetime.fromtimestamp(newest, dt.UTC),
                 ours=True,
                 ident=name,
+                held=locks is None,
             )
 
     def purge(self, older_than: dt.timedelta, *, include_foreign: bool, dry_run: bool) -> int:
