@@ -63,8 +63,9 @@ class UploadInfo:
     #: Bytes as of the upload's last `close()` when the driver knows it
     #: without reading the data; None otherwise.
     size: int | None
-    #: When the upload was last touched (opened, written or closed): the age
-    #: `purge_uploads` compares with. A timezone-aware UTC datetime.
+    #: When the upload was last touched (opened or closed; the filesystem
+    #: driver also counts writes): the age `purge_uploads` compares with. A
+    #: timezone-aware UTC datetime.
     modified: dt.datetime
     #: True for uploads regstore started; False for another client's (a
     #: distribution registry sharing the bucket), which `purge_uploads`

@@ -71,13 +71,14 @@ class _Guard:
         driver, its cause chained, every credential scrubbed from it and
         from the chain. Raise the result outside the `except` block that
         caught `err` (or the chain gains an unscrubbed `__context__`)."""
+        unsupported = isinstance(err, NotImplementedError)
         err = self._scrubber.exception(err)
         if isinstance(err, StorageDriverError):
             if not err.driver_name:
                 err.driver_name = self.name
             err.detail = self.scrub(err.detail)
             return err
-        if isinstance(err, NotImplementedError):
+        if unsupported:
             translated: StorageDriverError = UnsupportedMethodError(
                 operation, driver_name=self.name
             )

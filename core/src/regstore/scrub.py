@@ -49,6 +49,7 @@ def variants(secret: str) -> set[str]:
         shapes.add(value.encode("unicode_escape").decode("ascii"))
         shapes.add(repr(value.encode("utf-8", "backslashreplace"))[2:-1])  # as bytes repr
         shapes.add(json.dumps(value)[1:-1])  # in a JSON body, non-ASCII as \\uXXXX
+        shapes.add(json.dumps(value, ensure_ascii=False)[1:-1])
     return {shape for shape in shapes if len(shape) >= MIN_SECRET}
 
 

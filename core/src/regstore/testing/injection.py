@@ -304,7 +304,10 @@ class OperationFaults(FaultInjector):
     def _fault(self, what: str) -> InjectedFaultError:
         if not self.detail:
             return InjectedFaultError(f"injected fault: {what}")
-        shapes = f"{self.detail} {self.detail!r} {json.dumps(self.detail)}"
+        detail = self.detail
+        shapes = (
+            f"{detail} {detail!r} {json.dumps(detail)} {json.dumps(detail, ensure_ascii=False)}"
+        )
         fault = InjectedFaultError(f"injected fault: {what}: {shapes}")
         fault.body = self.detail.encode()  # an attribute, as SDK errors carry responses
         fault.__cause__ = OSError(errno.EIO, self.detail)
