@@ -97,6 +97,9 @@ class Mutant:
     rule: str
     suites: tuple[str, ...]
     equivalent: str | None = None
+    #: For an equivalent mutant: the plugin-level suites (white-box unit
+    #: tests) that do see it; run to show they do, not counted in the rate.
+    unit_suites: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +176,13 @@ def load_catalogue(path: Path, suite_override: str | None) -> Catalogue:
         equivalent = entry.get("equivalent")
         if equivalent is not None and (not isinstance(equivalent, str) or not equivalent):
             raise CatalogueError(f"{where}: 'equivalent' must be the reason, a string")
+        unit = entry.get("unit_suites", [])
+        if not isinstance(unit, list) or any(s not in suites for s in unit):
+            raise CatalogueError(f"{where}: 'unit_suites' must name some of {sorted(suites)}")
+        if unit and equivalent is None:
+            raise CatalogueError(f"{where}: 'unit_suites' is for equivalent mutants")
+        if suite_override is not None:
+            unit = []
         mutants.append(
             Mutant(
                 id=mutant_id,
@@ -182,6 +192,7 @@ def load_catalogue(path: Path, suite_override: str | None) -> Catalogue:
                 rule=_text(entry, "rule", where),
                 suites=tuple(str(s) for s in named),
                 equivalent=equivalent,
+                unit_suites=tuple(str(s) for s in unit),
             )
         )
     if not mutants:
@@ -383,13 +394,20 @@ class Harness:
                 self.say(f"baseline  {name:<11} passed in {result.seconds:6.1f}s")
 
     def run_mutant(self, mutant: Mutant) -> Outcome:
+        if mutant.equivalent is not None:
+            # Only its unit tests run: show they see what the suite cannot.
+            seen = self._run(mutant, mutant.unit_suites)
+            return dataclasses.replace(seen, status="equivalent")
+        return self._run(mutant, mutant.suites)
+
+    def _run(self, mutant: Mutant, suites: tuple[str, ...]) -> Outcome:
         workdir = Path(tempfile.mkdtemp(prefix=f"{mutant.id}-", dir=self.scratch))
         try:
             applied = apply(mutant, self.catalogue.base, workdir)
             env = child_env(applied.pythonpath)
             verify_import(applied, env)
             total = 0.0
-            for suite in mutant.suites:
+            for suite in suites:
                 result = run_suite(
                     self.catalogue.suites[suite],
                     cwd=self.catalogue.base,
@@ -425,6 +443,10 @@ def report(outcomes: list[Outcome], wall: float, json_path: Path | None) -> dict
                 what += f" ({o.detail})"
         elif o.status == "survived":
             what = o.mutant.rule
+        elif o.test or o.detail:
+            what = f"equivalent; the unit test {o.test or o.detail} sees it"
+        elif o.mutant.unit_suites:
+            what = "equivalent; NO unit test sees it"
         else:
             what = "not run (equivalent)"
         print(f"{o.mutant.id:<{width}}  {o.status:<10} {o.suite:<10} {o.seconds:7.1f}  {what}")
@@ -439,7 +461,13 @@ def report(outcomes: list[Outcome], wall: float, json_path: Path | None) -> dict
     if equivalent:
         print("\nequivalent (no black-box suite can observe them):")
         for o in equivalent:
-            print(f"  {o.mutant.id}: {o.mutant.equivalent}")
+            if o.test or o.detail:
+                seen = f" [the unit test {o.suite}: {o.test or o.detail} sees it]"
+            elif o.mutant.unit_suites:
+                seen = " [NO unit test sees it]"
+            else:
+                seen = ""
+            print(f"  {o.mutant.id}: {o.mutant.equivalent}{seen}")
     if survivors:
         print("\nsurvivors (the rule each breaks, untested):")
         for o in survivors:
@@ -541,9 +569,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.monotonic()
-    to_run = [m for m in chosen if m.equivalent is None]
-    outcomes = [Outcome(m, "equivalent") for m in chosen if m.equivalent is not None]
-    suites = sorted({s for m in to_run for s in m.suites}, key=list(catalogue.suites).index)
+    to_run = [m for m in chosen if m.equivalent is None or m.unit_suites]
+    outcomes = [Outcome(m, "equivalent") for m in chosen if m not in to_run]
+    suites = sorted(
+        {s for m in to_run for s in (m.unit_suites if m.equivalent else m.suites)},
+        key=list(catalogue.suites).index,
+    )
     with tempfile.TemporaryDirectory(prefix="regstore-mutation-") as scratch:
         harness = Harness(catalogue, timeout=args.timeout, scratch=Path(scratch))
         harness.run_baseline(suites, args.jobs)
