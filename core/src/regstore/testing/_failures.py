@@ -431,8 +431,9 @@ class FailureTests(SuiteBase):
                 if full_mode:
                     rounds = [(k, o, n) for k in kinds for o in (None, old) for n in (0, 1)]
                 elif size <= 64 * 1024:
-                    # Small uploads are cheap: every kind at every point.
-                    rounds = [(k, old if point % 2 else None, n) for k in kinds for n in (0, 1)]
+                    # Small uploads are cheap: every kind at every point,
+                    # over old content and over none.
+                    rounds = [(k, o, n) for k in kinds for o in (None, old) for n in (0, 1)]
                 else:
                     kind = kinds[point % len(kinds)]
                     rounds = [(kind, old if point % 2 else None, n) for n in (0, 1)]
