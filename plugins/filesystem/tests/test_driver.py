@@ -348,3 +348,20 @@ def test_check_leaves_the_given_rootdirectory_as_it_was(tmp_path: Path) -> None:
     (tmp_path / "keep").write_bytes(b"not the suite's")
     assert main(["check", "filesystem", "-p", f"rootdirectory={tmp_path}", "-k", "truncate"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep"]
+
+
+def test_check_with_faults_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`regstore check filesystem --faults 0.2`: the failure cases, with the
+    random-fault uploads at a 20 % rate of failing os calls, pass and leave
+    the given root as it was."""
+    from regstore.cli import main
+
+    selection = "failure_points or random_faults or resumers or crashes"
+    root = f"rootdirectory={tmp_path}"
+    code = main(["check", "filesystem", "-p", root, "--faults", "0.2", "-k", selection])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "fault rate 0.2" in out
+    row = next(line for line in out.splitlines() if "test_random_faults[storage]" in line)
+    assert " passed " in row, row
+    assert list(tmp_path.iterdir()) == []

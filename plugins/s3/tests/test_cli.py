@@ -18,7 +18,8 @@ from regstore.cli import cli
 @pytest.mark.slow
 def test_regstore_check_s3_passes_against_moto(moto_server: Any, bucket: str) -> None:
     """The operator's line for an S3-compatible store (no region: the
-    driver falls back to us-east-1 for signing)."""
+    driver falls back to us-east-1 for signing), with the random-fault
+    uploads at a 20 % fault rate (`--faults 0.2`)."""
     regstore_cli = Path(sys.executable).parent / "regstore"
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing-key")
     result = subprocess.run(
@@ -34,6 +35,8 @@ def test_regstore_check_s3_passes_against_moto(moto_server: Any, bucket: str) ->
             "forcepathstyle=true",
             "-p",
             "chunksize=5MiB",
+            "--faults",
+            "0.2",
         ],
         capture_output=True,
         text=True,
@@ -42,7 +45,10 @@ def test_regstore_check_s3_passes_against_moto(moto_server: Any, bucket: str) ->
         check=False,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    assert "passed" in result.stdout
+    assert "fault rate 0.2" in result.stdout
+    for case in ("test_random_faults[storage]", "test_failure_points[storage-commit]"):
+        row = next(line for line in result.stdout.splitlines() if case in line)
+        assert " passed " in row, row
 
 
 def test_purge_uploads_command(s3_params: dict[str, object], s3: Any) -> None:
