@@ -16,7 +16,7 @@ import pytest
 from regstore.driver import StorageDriver
 from regstore.errors import StorageDriverError
 from regstore.testing._base import SuiteBase
-from regstore.testing._data import random_bytes, random_path
+from regstore.testing._data import assert_bytes_equal, random_bytes, random_path
 
 __all__ = ["VALID_PATHS", "ContentTests"]
 
@@ -52,7 +52,7 @@ class ContentTests(SuiteBase):
         driver.put_content(path, contents)
         got = driver.get_content(path)
         assert type(got) is bytes, f"get_content returned {type(got).__name__}, not bytes"
-        assert got == contents
+        assert_bytes_equal(got, contents)
         self.remove(driver, _first_part(path))
 
     def test_valid_paths(self, driver: StorageDriver) -> None:
@@ -133,7 +133,7 @@ class ContentTests(SuiteBase):
             data[:10] = b"\0" * 10  # the caller reuses its buffer: the object keeps its bytes
         got = driver.get_content("/bytes-like/object")
         assert type(got) is bytes, f"get_content returned {type(got).__name__}, not bytes"
-        assert got == expected
+        assert_bytes_equal(got, expected)
         self.remove(driver, "/bytes-like")
 
     def require_hierarchy(self, driver: StorageDriver) -> None:

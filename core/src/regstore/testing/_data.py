@@ -24,6 +24,7 @@ from typing import BinaryIO, Protocol
 __all__ = [
     "BLOCK",
     "Payload",
+    "assert_bytes_equal",
     "assert_stream_equals",
     "random_bytes",
     "random_name",
@@ -172,3 +173,21 @@ def assert_stream_equals(reader: BinaryIO, payload: Payload, start: int = 0) -> 
         position += len(expected)
     extra = reader.read(1)
     assert not extra, f"reader yields bytes past the end of the payload ({payload.size} bytes)"
+
+
+def assert_bytes_equal(actual: bytes | None, expected: bytes, what: str = "content") -> None:
+    """Assert `actual == expected`, saying where they differ. pytest's own
+    report of a failed `==` on large bytes runs difflib over them, which
+    takes minutes for a few hundred KiB: a failing suite must fail fast."""
+    if actual == expected:
+        return
+    if actual is None:
+        raise AssertionError(f"{what}: absent, expected {len(expected)} bytes")
+    first = next(
+        (i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+        min(len(actual), len(expected)),
+    )
+    raise AssertionError(
+        f"{what}: {len(actual)} bytes where {len(expected)} were expected; "
+        f"they differ from byte {first}"
+    )

@@ -236,7 +236,7 @@ class FailureTests(SuiteBase):
             writer = driver.writer(PATH, append=True)
         except StorageDriverError:
             # No upload: fine only if the commit did happen before.
-            assert _content(driver, PATH) == payload.read(), (
+            assert _digest(_content(driver, PATH)) == _digest(payload.read()), (
                 f"{when}: the upload is gone but the path does not hold its bytes"
             )
             return
@@ -543,7 +543,7 @@ class FailureTests(SuiteBase):
                     got += chunk
         except StorageDriverError:
             got = bytearray(old)  # an error is allowed; a mix is not
-        assert bytes(got) in (old, new), (
+        assert _digest(bytes(got)) in (_digest(old), _digest(new)), (
             f"the reader returned {len(got)} bytes mixing the old and the new content"
         )
         self.remove(driver, "/failure")
@@ -582,12 +582,12 @@ class FailureTests(SuiteBase):
             self.assert_not_found(driver, lambda: driver.stat(PATH))
             w2.write(two[20_000:])
             w2.commit()
-            assert _content(driver, PATH) == first + two, (
+            assert _digest(_content(driver, PATH)) == _digest(first + two), (
                 "the second resumer's commit is not exactly its own bytes"
             )
             self.remove(driver, "/failure")
             return
-        assert _content(driver, PATH) == first + one, (
+        assert _digest(_content(driver, PATH)) == _digest(first + one), (
             "the first resumer's commit published bytes that are not exactly its own"
         )
         if w2 is None:
@@ -602,15 +602,15 @@ class FailureTests(SuiteBase):
         else:
             try:
                 w2.write(two[20_000:])
-                assert _content(driver, PATH) == first + one, (
+                assert _digest(_content(driver, PATH)) == _digest(first + one), (
                     "a second resumer's writes changed the published object in place"
                 )
                 w2.commit()
-                assert _content(driver, PATH) == first + two, (
+                assert _digest(_content(driver, PATH)) == _digest(first + two), (
                     "the second resumer's commit is not exactly its own bytes"
                 )
             except StorageDriverError:
-                assert _content(driver, PATH) == first + one
+                assert _digest(_content(driver, PATH)) == _digest(first + one)
         self.remove(driver, "/failure")
 
     # -- secrets ------------------------------------------------------------------------

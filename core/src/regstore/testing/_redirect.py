@@ -13,7 +13,7 @@ import pytest
 
 from regstore.driver import StorageDriver
 from regstore.testing._base import SuiteBase
-from regstore.testing._data import random_bytes
+from regstore.testing._data import assert_bytes_equal, random_bytes
 
 __all__ = ["RedirectTests"]
 
@@ -34,7 +34,7 @@ class RedirectTests(SuiteBase):
         assert url
         with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310  (the driver's URL)
             assert response.status == 200
-            assert response.read() == contents
+            assert_bytes_equal(response.read(), contents)
 
         head_url = driver.redirect_url(PATH, method="HEAD")
         assert isinstance(head_url, str), f"redirect_url HEAD returned {head_url!r}"

@@ -14,7 +14,13 @@ import pytest
 from regstore.driver import FileWriter, StorageDriver
 from regstore.errors import InvalidOffsetError
 from regstore.testing._base import Sizes, SuiteBase
-from regstore.testing._data import Payload, random_bytes, random_path, sha256_of_reader
+from regstore.testing._data import (
+    Payload,
+    assert_bytes_equal,
+    random_bytes,
+    random_path,
+    sha256_of_reader,
+)
 
 __all__ = ["StreamTests"]
 
@@ -30,7 +36,7 @@ class StreamTests(SuiteBase):
         writer.close()
         assert writer.size == len(contents)
         with driver.reader(path) as reader:
-            assert reader.read() == contents
+            assert_bytes_equal(reader.read(), contents)
         self.remove(driver, "/" + path.split("/")[1])
 
     def test_write_read_streams_1_byte(self, driver: StorageDriver, rng: random.Random) -> None:
@@ -127,7 +133,7 @@ class StreamTests(SuiteBase):
             got = bytearray()
             while n := reader.readinto(buffer):  # type: ignore[attr-defined]
                 got += buffer[:n]
-        assert bytes(got) == data[100:]
+        assert_bytes_equal(bytes(got), data[100:])
         self.remove(driver, "/readinto")
 
     def test_read_nonexistent_stream(self, driver: StorageDriver, rng: random.Random) -> None:

@@ -24,7 +24,7 @@ from regstore.errors import (
     WriterFinishedError,
 )
 from regstore.testing._base import Sizes, SuiteBase
-from regstore.testing._data import Payload, assert_stream_equals, random_bytes
+from regstore.testing._data import Payload, assert_bytes_equal, assert_stream_equals, random_bytes
 
 __all__ = ["WriterTests"]
 
@@ -48,10 +48,10 @@ class WriterTests(SuiteBase):
             walked = [info.path for info in _walk_or_empty(driver)]
             assert path not in walked, f"walk('/') shows the uncommitted upload {path}"
         else:
-            assert driver.get_content(path) == old
+            assert_bytes_equal(driver.get_content(path), old)
             assert driver.stat(path).size == len(old)
             with driver.reader(path) as reader:
-                assert reader.read() == old
+                assert_bytes_equal(reader.read(), old)
             sizes = {info.path: info.size for info in driver.walk("/")}
             assert sizes.get(path) == len(old)
 
@@ -170,7 +170,7 @@ class WriterTests(SuiteBase):
         writer.write(new[4000:])
         self.assert_invisible(driver, PATH, old)
         writer.commit()
-        assert driver.get_content(PATH) == new
+        assert_bytes_equal(driver.get_content(PATH), new)
         assert driver.stat(PATH).size == len(new)
         self.remove(driver, "/upload")
 
@@ -298,7 +298,7 @@ class WriterTests(SuiteBase):
             if i < 9:
                 writer.close()
         writer.commit()
-        assert driver.get_content(PATH) == payload.read()
+        assert_bytes_equal(driver.get_content(PATH), payload.read())
         self.remove(driver, "/upload")
 
     # -- append rules -----------------------------------------------------
