@@ -55,6 +55,7 @@ from regstore import (
 )
 from regstore.cli import main
 from regstore.params import coerce_params, parse_assignments
+from regstore.testing import ForwardingWriter
 from regstore_inmemory.driver import InMemoryDriver
 
 if TYPE_CHECKING:
@@ -205,27 +206,14 @@ class _LeakyStream(io.BytesIO):
         return b""
 
 
-class _LeakyWriter(FileWriter):
+class _LeakyWriter(ForwardingWriter):
     def __init__(self, inner: FileWriter, fail: Callable[[], None]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._fail = fail
-
-    @property
-    def size(self) -> int:
-        return self._inner.size
 
     def write(self, data: Buffer) -> int:
         self._fail()
         return 0
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def commit(self) -> None:
-        self._inner.commit()
-
-    def cancel(self) -> None:
-        self._inner.cancel()
 
 
 class LeakyDriver(InMemoryDriver):

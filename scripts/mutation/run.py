@@ -429,6 +429,16 @@ class Harness:
 # -- reporting ---------------------------------------------------------------------
 
 
+def _unit_verdict(outcome: Outcome) -> str:
+    """What the plugin-level tests made of an equivalent mutant ("" when it
+    names none)."""
+    if outcome.test or outcome.detail:
+        return f"the unit test {outcome.suite}: {outcome.test or outcome.detail} sees it"
+    if outcome.mutant.unit_suites:
+        return "NO unit test sees it"
+    return ""
+
+
 def report(outcomes: list[Outcome], wall: float, json_path: Path | None) -> dict[str, Any]:
     order = {"killed": 0, "timeout": 1, "survived": 2, "equivalent": 3}
     rows = sorted(outcomes, key=lambda o: (order[o.status], o.mutant.id))
@@ -443,12 +453,8 @@ def report(outcomes: list[Outcome], wall: float, json_path: Path | None) -> dict
                 what += f" ({o.detail})"
         elif o.status == "survived":
             what = o.mutant.rule
-        elif o.test or o.detail:
-            what = f"equivalent; the unit test {o.test or o.detail} sees it"
-        elif o.mutant.unit_suites:
-            what = "equivalent; NO unit test sees it"
         else:
-            what = "not run (equivalent)"
+            what = "equivalent; " + (_unit_verdict(o) or "not run")
         print(f"{o.mutant.id:<{width}}  {o.status:<10} {o.suite:<10} {o.seconds:7.1f}  {what}")
 
     equivalent = [o for o in rows if o.status == "equivalent"]
@@ -461,13 +467,8 @@ def report(outcomes: list[Outcome], wall: float, json_path: Path | None) -> dict
     if equivalent:
         print("\nequivalent (no black-box suite can observe them):")
         for o in equivalent:
-            if o.test or o.detail:
-                seen = f" [the unit test {o.suite}: {o.test or o.detail} sees it]"
-            elif o.mutant.unit_suites:
-                seen = " [NO unit test sees it]"
-            else:
-                seen = ""
-            print(f"  {o.mutant.id}: {o.mutant.equivalent}{seen}")
+            verdict = _unit_verdict(o)
+            print(f"  {o.mutant.id}: {o.mutant.equivalent}" + (f" [{verdict}]" if verdict else ""))
     if survivors:
         print("\nsurvivors (the rule each breaks, untested):")
         for o in survivors:

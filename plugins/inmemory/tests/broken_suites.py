@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from regstore import FileInfo, FileWriter, PathNotFoundError, StorageDriver
 from regstore.driver import Buffer
-from regstore.testing import StorageDriverSuite
+from regstore.testing import ForwardingWriter, StorageDriverSuite
 from regstore.testing.injection import FaultInjector
 from regstore.walk import walk_listing
 from regstore_inmemory.driver import InMemoryDriver
@@ -29,33 +29,20 @@ class UnsortedList(InMemoryDriver):
         return sorted(super().list(path), reverse=True)
 
 
-class _PublishingWriter(FileWriter):
+class _PublishingWriter(ForwardingWriter):
     """Publishes every write at once: the upload is visible before commit."""
 
     def __init__(self, driver: InMemoryDriver, inner: FileWriter, path: str) -> None:
+        super().__init__(inner)
         self._driver = driver
-        self._inner = inner
         self._path = path
         self._data = bytearray()
-
-    @property
-    def size(self) -> int:
-        return self._inner.size
 
     def write(self, data: Buffer) -> int:
         n = self._inner.write(data)
         self._data += data
         self._driver.put_content(self._path, bytes(self._data))
         return n
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def commit(self) -> None:
-        self._inner.commit()
-
-    def cancel(self) -> None:
-        self._inner.cancel()
 
 
 class VisibleUploads(InMemoryDriver):

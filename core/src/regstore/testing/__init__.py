@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from regstore.testing._base import FULL, SHORT, Sizes
     from regstore.testing._data import Payload
     from regstore.testing.suite import StorageDriverSuite
+    from regstore.testing.wrappers import ForwardingWriter
 
-__all__ = ["FULL", "SHORT", "Payload", "Sizes", "StorageDriverSuite"]
+__all__ = ["FULL", "SHORT", "ForwardingWriter", "Payload", "Sizes", "StorageDriverSuite"]
 
 _WHERE = {
     "FULL": "regstore.testing._base",
@@ -34,6 +35,7 @@ _WHERE = {
     "Sizes": "regstore.testing._base",
     "Payload": "regstore.testing._data",
     "StorageDriverSuite": "regstore.testing.suite",
+    "ForwardingWriter": "regstore.testing.wrappers",
 }
 
 
