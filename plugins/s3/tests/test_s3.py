@@ -160,7 +160,7 @@ def test_checksums_when_supported_give_each_part_a_crc32_across_resume(
     writer.write(data[: PART + 1])
     writer.close()
     assert _upload_of(s3, bucket, key).get("ChecksumAlgorithm") == "CRC32"
-    sent = _inner_writer(writer)._parts
+    sent = _inner_writer(writer).parts
     assert list(sent) == [1]
     assert sent[1].get("ChecksumCRC32")
 

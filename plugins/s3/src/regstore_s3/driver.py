@@ -36,7 +36,8 @@ from regstore import (
     StorageDriverError,
     UploadInfo,
 )
-from regstore.paths import ROOT, is_valid_path, join_key
+from regstore.keys import HIDDEN_DIR, KeyLayout
+from regstore.paths import ROOT
 from regstore.walk import walk_listing
 from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
@@ -52,11 +53,8 @@ from regstore_s3.writer import (
     completed_part,
 )
 
-__all__ = ["HIDDEN_DIR", "S3Driver"]
+__all__ = ["HIDDEN_DIR", "S3Driver"]  # HIDDEN_DIR: core's, re-exported
 
-#: Where closed uploads keep their tail (see `regstore_s3.writer`): a
-#: directory under the root whose name no valid path can have.
-HIDDEN_DIR = "~regstore-uploads"
 #: Attempts to read an upload record whose body arrives cut.
 RECORD_READS = 5
 #: Keys per listing page and per DeleteObjects (S3's maximum).
@@ -70,13 +68,6 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _past_hidden(key: str, root_length: int) -> str:
-    """A StartAfter beyond every key that starts like `key` up to its first
-    `~` below the root: all of those are hidden too."""
-    cut = key.index("~", root_length)
-    return key[: cut + 1] + "\U0010fffd"
-
-
 class S3Driver(StorageDriver):
     """See the module docstring."""
 
@@ -87,8 +78,8 @@ class S3Driver(StorageDriver):
         self._signer = signer
         self.settings = settings
         self._bucket = settings.bucket
-        self._root_prefix = settings.root + "/" if settings.root else ""
-        self._hidden_prefix = self._root_prefix + HIDDEN_DIR + "/"
+        #: The key of each path, and the keys no path maps to (core's).
+        self.keys = KeyLayout(settings.root)
 
     @classmethod
     def from_parameters(cls, params: dict[str, Any]) -> Self:
@@ -103,23 +94,11 @@ class S3Driver(StorageDriver):
 
     def key(self, path: str) -> str:
         """The object key of `path` (distribution's mapping)."""
-        return join_key(self.settings.root, path)
-
-    def _dir_prefix(self, path: str) -> str:
-        return self._root_prefix if path == ROOT else self.key(path) + "/"
-
-    def _path_of(self, key: str) -> str:
-        return "/" + key[len(self._root_prefix) :]
+        return self.keys.key(path)
 
     def record_key(self, path: str) -> str:
         """The key of the record a closed upload to `path` keeps."""
-        return self._hidden_prefix + path.lstrip("/")
-
-    def _hidden(self, key: str) -> bool:
-        """Keys no path maps to: any with a `~` below the root. Ours are the
-        upload records; a store whose rootdirectory lies inside ours keeps
-        its records deeper down (`b/~regstore-uploads/...`)."""
-        return "~" in key[len(self._root_prefix) :]
+        return self.keys.record_key(path)
 
     # -- reading ----------------------------------------------------------
 
@@ -151,12 +130,12 @@ class S3Driver(StorageDriver):
                 return FileInfo(path, size, _utc(head["LastModified"]), False)
         # The first visible file decides (the listing is lazy: usually one
         # page of one key; markers and hidden keys make it look further).
-        for info in self._files(self._dir_prefix(path), max_keys=1):
+        for info in self._files(self.keys.dir_prefix(path), max_keys=1):
             return FileInfo(path, 0, info.mod_time, True)
         raise PathNotFoundError(path)
 
     def list(self, path: str) -> list[str]:
-        prefix = self._dir_prefix(path)
+        prefix = self.keys.dir_prefix(path)
         children: set[str] = set()
         subdirs: set[str] = set()
         found = False
@@ -170,21 +149,21 @@ class S3Driver(StorageDriver):
         for page in pages:
             for item in page.get("Contents", ()):
                 key = item["Key"]
-                if self._hidden(key):
+                if self.keys.hidden(key):
                     continue
                 found = True
                 if key != prefix:  # a directory marker object ("dir/") is no child
-                    children.add(self._path_of(key))
+                    children.add(self.keys.path_of(key))
             for common in page.get("CommonPrefixes", ()):
                 sub = common["Prefix"]
-                if not self._hidden(sub):
+                if not self.keys.hidden(sub):
                     subdirs.add(sub)
         if subdirs:
             # A child directory may hold nothing but hidden keys (the records
             # of a store rooted there): such a child is no child.
             subdirs = self._with_files(prefix, subdirs)
             found = found or bool(subdirs)
-            children.update(self._path_of(sub.rstrip("/")) for sub in subdirs)
+            children.update(self.keys.path_of(sub.rstrip("/")) for sub in subdirs)
         if not children and not found and path != ROOT:
             raise PathNotFoundError(path)
         return sorted(children)
@@ -203,7 +182,7 @@ class S3Driver(StorageDriver):
             for item in contents:
                 key = item["Key"]
                 rest = key[len(prefix) :]
-                if "/" not in rest or self._hidden(key) or key.endswith("/"):
+                if "/" not in rest or self.keys.hidden(key) or key.endswith("/"):
                     continue
                 confirmed.add(prefix + rest.split("/", 1)[0] + "/")
             if not page.get("IsTruncated") or not contents:
@@ -214,8 +193,8 @@ class S3Driver(StorageDriver):
             args.pop("StartAfter", None)
             if last.startswith(child) and child in confirmed:
                 args["StartAfter"] = child + "\U0010fffd"
-            elif self._hidden(last):
-                args["StartAfter"] = _past_hidden(last, len(self._root_prefix))
+            elif self.keys.hidden(last):
+                args["StartAfter"] = self.keys.past_hidden(last)
             else:
                 args["ContinuationToken"] = page["NextContinuationToken"]
         return subdirs & confirmed
@@ -234,16 +213,16 @@ class S3Driver(StorageDriver):
             skip_from: str | None = None
             for item in page.get("Contents", ()):
                 key = item["Key"]
-                if key.startswith(self._hidden_prefix):
+                if key.startswith(self.keys.hidden_prefix):
                     return  # `~` sorts after every valid name: nothing follows
-                if self._hidden(key):
+                if self.keys.hidden(key):
                     skip_from = key
                     continue
                 skip_from = None
                 if key.endswith("/"):
                     continue
                 yield FileInfo(
-                    self._path_of(key), int(item["Size"]), _utc(item["LastModified"]), False
+                    self.keys.path_of(key), int(item["Size"]), _utc(item["LastModified"]), False
                 )
             if not page.get("IsTruncated"):
                 return
@@ -252,7 +231,7 @@ class S3Driver(StorageDriver):
                 # maybe thousands): jump past every key sharing the part up
                 # to its `~` instead of paging through them.
                 args.pop("ContinuationToken", None)
-                args["StartAfter"] = _past_hidden(skip_from, len(self._root_prefix))
+                args["StartAfter"] = self.keys.past_hidden(skip_from)
             else:
                 args["ContinuationToken"] = page["NextContinuationToken"]
 
@@ -268,7 +247,7 @@ class S3Driver(StorageDriver):
     def _walk(
         self, path: str, start_after: str | None, prune: Callable[[FileInfo], bool] | None
     ) -> Iterator[FileInfo]:
-        prefix = self._dir_prefix(path)
+        prefix = self.keys.dir_prefix(path)
         # In key order a directory sits where its contents start (key + "/"),
         # so resuming after one needs to know it was one: one cheap probe.
         position: str | None = None
@@ -444,7 +423,7 @@ class S3Driver(StorageDriver):
         """The upload records under the root: key -> (last close, tail size)."""
         records: dict[str, tuple[dt.datetime, int]] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self._bucket, Prefix=self._hidden_prefix, PaginationConfig={"PageSize": PAGE}
+            Bucket=self._bucket, Prefix=self.keys.hidden_prefix, PaginationConfig={"PageSize": PAGE}
         ):
             for item in page.get("Contents", ()):
                 records[item["Key"]] = (_utc(item["LastModified"]), int(item["Size"]))
@@ -471,10 +450,10 @@ class S3Driver(StorageDriver):
         multipart upload's key (None for a tail-only one); adds to `claimed`
         the records that belong to an upload (what is left are orphans)."""
         metas: dict[str, dict[str, str] | None] = {}
-        for upload in self._uploads(self._root_prefix):
+        for upload in self._uploads(self.keys.root_prefix):
             key, upload_id = str(upload["Key"]), str(upload["UploadId"])
             initiated = _utc(upload["Initiated"])
-            path = self._valid_path(key)
+            path = self.keys.valid_path(key)
             record = self.record_key(path) if path is not None else None
             ours, size, modified = False, None, initiated
             if record is not None and record in records:
@@ -499,15 +478,8 @@ class S3Driver(StorageDriver):
             if meta is not None and not meta.get(META_UPLOAD):
                 # A closed upload that never filled a part: the record holds it all.
                 claimed.add(record)
-                path = "/" + record[len(self._hidden_prefix) :]
+                path = self.keys.record_path(record)
                 yield None, UploadInfo(path, tail, closed, True, "")
-
-    def _valid_path(self, key: str) -> str | None:
-        """The store path of a key under the root, None if it maps to none."""
-        if not key.startswith(self._root_prefix):
-            return None
-        path = "/" + key[len(self._root_prefix) :]
-        return path if is_valid_path(path) else None
 
     def purge_uploads(
         self, older_than: dt.timedelta, *, include_foreign: bool = False, dry_run: bool = False
@@ -634,7 +606,7 @@ class S3Driver(StorageDriver):
                 break
             # Only what no path shows so far (another store's records, a
             # marker): a directory only if a file follows.
-            hidden_only = all(self._hidden(k) or k.endswith("/") for k in keys)
+            hidden_only = all(self.keys.hidden(k) or k.endswith("/") for k in keys)
             if first and hidden_only and not self._has_files(prefix):
                 break
             found = True
