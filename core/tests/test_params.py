@@ -261,3 +261,61 @@ def test_parse_assignments() -> None:
     with pytest.raises(ValueError, match="value number 2 is not of the form key=value") as info:
         parse_assignments(["a=1", "hunter2secret"])
     assert "hunter2secret" not in str(info.value)
+
+
+# -- mappings and aliases (azure `credentials`, gcs `credentials`, renamed keys) --
+
+CREDENTIALS = Parameter(
+    "credentials",
+    "mapping",
+    fields=(
+        Parameter("type", "choice", choices=("shared_key", "client_secret")),
+        Parameter("clientid"),
+        Parameter("secret", secret=True),
+    ),
+)
+RETRIES = Parameter(
+    "max_retries", "int", default=5, minimum=0, maximum=100, aliases=("copy_status_poll_max_retry",)
+)
+KEYJSON = Parameter("keyjson", "mapping", secret=True)
+NESTED = (CREDENTIALS, RETRIES, KEYJSON)
+
+
+def test_mapping_fields_are_coerced_and_unset_ones_dropped() -> None:
+    got = coerce_params("azure", NESTED, {"credentials": {"type": "SHARED_KEY", "secret": "s3"}})
+    assert got["credentials"] == {"type": "shared_key", "secret": "s3"}
+    assert got["keyjson"] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [({"type": "nope"}, "credentials.type"), ({"bogus": "x"}, "credentials.bogus")],
+)
+def test_bad_mapping_field_is_named_with_its_parent(value: object, key: str) -> None:
+    with pytest.raises(InvalidParameterError) as caught:
+        coerce_params("azure", NESTED, {"credentials": value})
+    assert caught.value.key == key
+
+
+def test_mapping_from_json_text_and_secret_mapping_never_echoed() -> None:
+    assert coerce_params("gcs", NESTED, {"keyjson": '{"private_key": "k"}'})["keyjson"] == {
+        "private_key": "k"
+    }
+    with pytest.raises(InvalidParameterError) as caught:
+        coerce_params("gcs", NESTED, {"keyjson": '{"private_key": "pk-value"'})
+    assert "pk-value" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    with pytest.raises(InvalidParameterError, match="not a mapping"):
+        coerce_params("gcs", NESTED, {"credentials": ["a"]})
+
+
+def test_alias_sets_the_parameter_and_both_names_is_an_error() -> None:
+    assert coerce_params("azure", NESTED, {"copy_status_poll_max_retry": "7"})["max_retries"] == 7
+    with pytest.raises(InvalidParameterError, match="give only one"):
+        coerce_params("azure", NESTED, {"max_retries": 1, "copy_status_poll_max_retry": 2})
+
+
+def test_redact_hides_secret_mappings_and_secret_fields_inside_mappings() -> None:
+    shown = redact({"keyjson": {"a": 1}, "other": {"password": "p", "user": "u"}}, NESTED)
+    assert shown == {"keyjson": REDACTED, "other": {"password": REDACTED, "user": "u"}}

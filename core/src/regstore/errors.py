@@ -206,4 +206,6 @@ class InvalidParameterError(RegstoreError, ValueError):
     def __init__(self, driver_name: str, key: str, message: str) -> None:
         self.driver_name = driver_name
         self.key = key
+        #: What is wrong, without the driver and key.
+        self.reason = message
         super().__init__(f"{driver_name}: parameter {key!r}: {message}")

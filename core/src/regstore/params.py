@@ -10,6 +10,7 @@ and never echoes a secret.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,9 +28,10 @@ __all__ = [
     "parse_assignments",
     "parse_size",
     "redact",
+    "secret_values",
 ]
 
-ParameterKind = Literal["str", "bool", "int", "size", "float", "choice"]
+ParameterKind = Literal["str", "bool", "int", "size", "float", "choice", "mapping"]
 REDACTED = "***"
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -84,6 +86,15 @@ class Parameter:
     #: For kind "choice": the allowed values (compared case-insensitively).
     choices: tuple[str, ...] = ()
     help: str = ""
+    #: For kind "mapping": the keys the mapping may hold, each checked as a
+    #: parameter of its own (azure `credentials`: type, clientid, ...).
+    #: Empty: any mapping with string keys (gcs `credentials`, a
+    #: service-account JSON). A mapping also arrives as a JSON object in a
+    #: string (from the command line or the environment).
+    fields: tuple[Parameter, ...] = ()
+    #: Older names accepted for this parameter (configs in the wild still
+    #: carry them); giving both the name and an alias is an error.
+    aliases: tuple[str, ...] = ()
 
     def allowed(self) -> str:
         """What values are allowed, in words, for error messages and --help."""
@@ -95,7 +106,10 @@ class Parameter:
             "int": "an integer",
             "size": "a size in bytes (e.g. 10485760 or 10MiB)",
             "float": "a number",
+            "mapping": "a mapping",
         }[self.kind]
+        if self.kind == "mapping" and self.fields:
+            words += " with keys " + ", ".join(f.name for f in self.fields)
         if self.minimum is not None and self.maximum is not None:
             words += f" from {_number(self.minimum)} to {_number(self.maximum)}"
         elif self.minimum is not None:
@@ -171,7 +185,36 @@ class Parameter:
                     if value.strip().lower() == choice.lower():
                         return choice
             raise ValueError("not a choice")
+        if self.kind == "mapping":
+            return self._mapping(value)
         raise AssertionError(f"unknown parameter kind {self.kind!r}")
+
+    def _mapping(self, value: object) -> dict[str, Any]:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, Mapping):
+            raise TypeError("not a mapping")
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError("mapping keys must be strings")
+        if not self.fields:
+            return dict(value)
+        return {
+            key: item
+            for key, item in coerce_params(f"{self.name}", self.fields, value).items()
+            if item is not None
+        }
+
+    def coerce_field(self, driver_name: str, value: object) -> Any:
+        """`coerce` for a mapping with declared fields: a bad field is
+        reported as `<name>.<field>` with the field's own message."""
+        try:
+            return self._mapping(value)
+        except InvalidParameterError as err:
+            raise InvalidParameterError(driver_name, f"{self.name}.{err.key}", err.reason) from None
+        except (TypeError, ValueError) as err:
+            raise InvalidParameterError(
+                driver_name, self.name, f"{value!r} is not {self.allowed()}"
+            ) from err
 
 
 def _number(value: float) -> str:
@@ -202,10 +245,19 @@ def coerce_params(
     value (defaults filled in). Unknown keys, keys that are not lowercase,
     missing required keys and bad values raise `InvalidParameterError`."""
     by_name = {p.name: p for p in declared}
+    alias_of = {alias: p.name for p in declared for alias in p.aliases}
     result: dict[str, Any] = {}
     for key, value in (raw or {}).items():
         if not isinstance(key, str):
             raise InvalidParameterError(driver_name, str(key), "parameter names are strings")
+        if key in alias_of:
+            name = alias_of[key]
+            if name in (raw or {}):
+                raise InvalidParameterError(
+                    driver_name, key, f"is an older name of {name!r}; give only one of them"
+                )
+            result[name] = by_name[name].coerce(driver_name, value)
+            continue
         if key not in by_name:
             hint = ""
             if key.lower() in by_name:
@@ -214,7 +266,11 @@ def coerce_params(
             raise InvalidParameterError(
                 driver_name, key, f"unknown parameter{hint} (allowed: {allowed})"
             )
-        result[key] = by_name[key].coerce(driver_name, value)
+        param = by_name[key]
+        if param.kind == "mapping" and param.fields and not param.secret:
+            result[key] = param.coerce_field(driver_name, value)
+        else:
+            result[key] = param.coerce(driver_name, value)
     for param in declared:
         if param.name in result:
             continue
@@ -232,8 +288,32 @@ def coerce_params(
 def redact(params: Mapping[str, object], declared: Sequence[Parameter] = ()) -> dict[str, object]:
     """A copy of `params` safe to print: declared secrets and anything whose
     name looks secret are replaced by `REDACTED`."""
-    secret = {p.name for p in declared if p.secret}
-    return {
-        key: (REDACTED if value is not None and (key in secret or is_secret_key(key)) else value)
-        for key, value in params.items()
-    }
+    by_name = {p.name: p for p in declared}
+    shown: dict[str, object] = {}
+    for key, value in params.items():
+        param = by_name.get(key)
+        if value is not None and ((param is not None and param.secret) or is_secret_key(key)):
+            shown[key] = REDACTED
+        elif isinstance(value, Mapping):
+            # A nested mapping (azure `credentials`): its secret fields, and
+            # any whose name looks secret, are hidden too.
+            shown[key] = redact(value, param.fields if param is not None else ())
+        else:
+            shown[key] = value
+    return shown
+
+
+def secret_values(declared: Sequence[Parameter], params: Mapping[str, object]) -> list[str]:
+    """The string values of the secret parameters in `params` (declared
+    secret, or named like one), also inside mappings (azure
+    `credentials.secret`), for core to scrub wherever they could show."""
+    by_name = {p.name: p for p in declared}
+    found: list[str] = []
+    for key, value in params.items():
+        param = by_name.get(key)
+        secret = (param is not None and param.secret) or is_secret_key(key)
+        if isinstance(value, str) and secret:
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found.extend(secret_values(param.fields if param is not None else (), value))
+    return found
