@@ -35,7 +35,7 @@ from regstore.errors import (
 )
 from regstore.hooks import PROJECT_NAME, DriverHookSpecs, OperationRunner
 from regstore.managed import ManagedDriver
-from regstore.params import Parameter, coerce_params, is_secret_key, redact
+from regstore.params import Parameter, coerce_params, redact, secret_values
 from regstore.scrub import Scrubber, attach_filter, register_secrets
 
 __all__ = [
@@ -293,12 +293,7 @@ class DriverRegistry:
                 f"must be a mapping of parameter names to values, not {type(params).__name__}",
             )
         coerced = coerce_params(name, spec.parameters, params)
-        secret_names = {p.name for p in spec.parameters if p.secret}
-        secrets = [
-            str(v)
-            for k, v in coerced.items()
-            if isinstance(v, str) and (k in secret_names or is_secret_key(k))
-        ]
+        secrets = secret_values(spec.parameters, coerced)
         register_secrets(secrets)
         factory = spec.load_factory()
         attach_filter("regstore")

@@ -34,6 +34,7 @@ import json
 import random
 import threading
 import types
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -172,7 +173,11 @@ class ProxyFaults(FaultInjector):
         self.proxy.stop()
 
     def params(self, params: dict[str, object]) -> dict[str, object]:
-        return {**params, self.parameter: self.proxy.endpoint}
+        # The upstream's path is kept: an endpoint may name more than a host
+        # (Azurite's path-style `http://127.0.0.1:PORT/devstoreaccount1`), and
+        # the proxy forwards request targets unchanged.
+        path = urllib.parse.urlsplit(self.upstream).path.rstrip("/")
+        return {**params, self.parameter: self.proxy.endpoint + path}
 
 
 # -- local: the os module as a driver sees it --------------------------------------
