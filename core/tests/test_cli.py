@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from regstore import factory
 from regstore.cli import main
 from regstore.testing.benchmarks import CASES
 
@@ -140,7 +141,17 @@ def test_check_unknown_driver() -> None:
     assert proc.stdout == ""
 
 
-def test_check_unknown_own_driver_gives_pip_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_unknown_own_driver_gives_pip_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a machine without regstore-gcs (the dev venv has every plugin).
+    real = factory._entry_points
+    monkeypatch.setattr(
+        factory,
+        "_entry_points",
+        lambda group: {k: v for k, v in real(group).items() if k != "gcs"},
+    )
+    monkeypatch.setattr(factory, "_default", None)
     assert main(["check", "gcs"]) == 2
     assert "pip install regstore-gcs" in capsys.readouterr().err
 

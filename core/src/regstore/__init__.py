@@ -11,6 +11,7 @@ keeps the contract.
 """
 
 from regstore.concurrency import Regulator
+from regstore.config import ConfigError, StorageConfig, from_config, load_config
 from regstore.driver import (
     API_VERSION,
     Buffer,
@@ -61,6 +62,7 @@ __all__ = [
     "MIDDLEWARE_GROUP",
     "Buffer",
     "Capabilities",
+    "ConfigError",
     "DriverConflictError",
     "DriverInfo",
     "DriverNotFoundError",
@@ -78,6 +80,7 @@ __all__ = [
     "PathNotFoundError",
     "RegstoreError",
     "Regulator",
+    "StorageConfig",
     "StorageDriver",
     "StorageDriverError",
     "UnsupportedMethodError",
@@ -90,8 +93,10 @@ __all__ = [
     "create",
     "default_registry",
     "drivers",
+    "from_config",
     "hookimpl",
     "hookspec",
+    "load_config",
     "redact",
     "register",
     "validate_path",

@@ -126,10 +126,16 @@ def build_args(
     faults: float | None = None,
     inifile: str,
     show_output: bool,
+    config_file: str | None = None,
+    shared_root: bool = False,
 ) -> list[str]:
     """pytest's argv for one suite run (parameters included: the list stays
     in this process and is never printed)."""
     args = ["--pyargs", SUITE_MODULE, "--regstore-driver", name]
+    if config_file is not None:
+        args += ["--regstore-config", os.path.abspath(config_file)]
+    if shared_root:
+        args += ["--regstore-root-param", "none"]
     for key, value in params.items():
         args += ["--regstore-param", f"{key}={value}"]
     if full:
@@ -169,6 +175,8 @@ def run_check(
     exitfirst: bool = False,
     show_output: bool = False,
     extra_plugins: Sequence[Any] = (),
+    config_file: str | None = None,
+    shared_root: bool = False,
 ) -> CheckOutcome:
     """Run the suite in this process and collect its outcomes. Unless
     `show_output`, pytest's own output is kept in `pytest_output` instead of
@@ -188,6 +196,8 @@ def run_check(
             rootdir=tmp,
             inifile=inifile,
             show_output=show_output,
+            config_file=config_file,
+            shared_root=shared_root,
         )
         # The suite module reads its options when imported; a cached copy
         # from an earlier run in this process would test the earlier driver.

@@ -15,18 +15,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import click
 
 from regstore import __version__
 from regstore._cli_table import format_bytes, format_table
-from regstore.driver import Capabilities, UploadInfo
+from regstore.config import StorageConfig, UploadPurging, load_config, parse_duration
+from regstore.driver import Capabilities, StorageDriver, UploadInfo
 from regstore.errors import DriverNotFoundError, RegstoreError, UnsupportedMethodError
 from regstore.factory import DriverInfo, DriverRegistry, default_registry
-from regstore.params import coerce_params, parse_assignments, redact
+from regstore.params import coerce_params, parse_assignments, redact, secret_values
 from regstore.testing.benchmarks import Mode
 
 __all__ = ["cli", "main"]
@@ -60,7 +61,70 @@ _param_option = click.option(
 )
 
 
-def _shown(registry: DriverRegistry, name: str, params: dict[str, str]) -> str:
+_config_option = click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A distribution config.yml in place of NAME and -p: its storage driver, parameters "
+    "and middleware, with REGISTRY_STORAGE_* / REGISTRY_MIDDLEWARE_STORAGE_* variables "
+    "applied (-p values override its parameters).",
+)
+
+
+@dataclass
+class _Target:
+    """The driver a command works on: NAME and -p, or --config FILE."""
+
+    name: str
+    params: dict[str, object]
+    config: StorageConfig | None = None
+
+    def create(self, registry: DriverRegistry) -> StorageDriver:
+        """The driver; through the configuration (middleware, read-only and
+        redirect settings applied) when there is one."""
+        if self.config is None:
+            return registry.create(self.name, self.params)
+        return replace(self.config, parameters=self.params).create(registry)
+
+
+def _target(
+    ctx: click.Context,
+    registry: DriverRegistry,
+    name: str | None,
+    params: dict[str, str],
+    config_file: str | None,
+) -> _Target:
+    """Resolve NAME/-p/--config and validate the parameters before any
+    work; exits with EXIT_CONFIG on a problem, naming it."""
+    config = None
+    merged: dict[str, object] = dict(params)
+    if config_file is not None:
+        try:
+            config = load_config(config_file, registry=registry)
+        except RegstoreError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(EXIT_CONFIG)
+        assert config is not None
+        if name is not None and name != config.driver:
+            click.echo(
+                f"error: driver {name!r} does not match the driver of {config_file} "
+                f"({config.driver!r}); give one or the other",
+                err=True,
+            )
+            ctx.exit(EXIT_CONFIG)
+        name = config.driver
+        merged = {**config.parameters, **params}
+    if name is None:
+        raise click.UsageError("give a driver NAME (with -p key=value) or --config FILE")
+    status = _check_driver(registry, name, merged)
+    if status is not None:
+        ctx.exit(status)
+    return _Target(name, merged, config)
+
+
+def _shown(registry: DriverRegistry, name: str, params: Mapping[str, object]) -> str:
     """Parameters for display, secrets replaced."""
     try:
         declared = registry.spec(name).parameters
@@ -70,13 +134,11 @@ def _shown(registry: DriverRegistry, name: str, params: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in shown.items()) or "(none)"
 
 
-def _secret_values(registry: DriverRegistry, name: str, params: dict[str, str]) -> list[str]:
-    declared = registry.spec(name).parameters
-    shown = redact(params, declared)
-    return [value for key, value in params.items() if shown[key] != value]
+def _secret_values(registry: DriverRegistry, name: str, params: Mapping[str, object]) -> list[str]:
+    return secret_values(registry.spec(name).parameters, params)
 
 
-def _check_driver(registry: DriverRegistry, name: str, params: dict[str, str]) -> int | None:
+def _check_driver(registry: DriverRegistry, name: str, params: Mapping[str, object]) -> int | None:
     """Resolve the driver and validate its parameters before any work; an
     exit status on failure, None when all is well."""
     try:
@@ -187,8 +249,9 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @_param_option
+@_config_option
 @click.option("--full", is_flag=True, help="Run the heavy cases at full size (GiB streams).")
 @click.option(
     "--faults",
@@ -203,12 +266,21 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "-v", "--verbose", is_flag=True, help="Also show pytest's own output (tracebacks) live."
 )
+@click.option(
+    "--shared-root",
+    is_flag=True,
+    help="Run every test directly in the configured root (which must be empty) instead of "
+    "a fresh random root below it: for setups whose URLs depend on the root, such as a "
+    "redirect middleware's baseurl.",
+)
 @click.pass_context
 def check(
     ctx: click.Context,
     *,
-    name: str,
+    name: str | None,
     params: dict[str, str],
+    config_file: str | None,
+    shared_root: bool,
     full: bool,
     faults: float | None,
     keyword: str | None,
@@ -224,16 +296,30 @@ def check(
     from regstore._cli_check import run_check  # noqa: PLC0415  (pytest loads only here)
 
     registry = default_registry()
-    status = _check_driver(registry, name, params)
-    if status is not None:
-        ctx.exit(status)
+    target = _target(ctx, registry, name, params, config_file)
+    if target.config is not None and target.config.maintenance.readonly.enabled:
+        click.echo(
+            f"error: {config_file} sets storage.maintenance.readonly.enabled: the suite "
+            "writes, so it cannot check a read-only store",
+            err=True,
+        )
+        ctx.exit(EXIT_CONFIG)
     mode = "full mode" if full else "short mode"
     if faults is not None:
         mode += f", fault rate {faults:g}"
-    click.echo(f"checking {name} ({mode}) with {_shown(registry, name, params)}")
+    if target.config is not None:
+        wrapped = [m.name for m in target.config.middleware if not m.disabled]
+        mode += f", config {config_file}" + (
+            f", middleware {', '.join(wrapped)}" if wrapped else ""
+        )
+    click.echo(
+        f"checking {target.name} ({mode}) with {_shown(registry, target.name, target.params)}"
+    )
     outcome = run_check(
-        name,
+        target.name,
         params,
+        config_file=config_file,
+        shared_root=shared_root,
         full=full,
         faults=faults,
         keyword=keyword,
@@ -288,8 +374,9 @@ def _fmt_rate(value: float | None, digits: int = 1) -> str:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @_param_option
+@_config_option
 @click.option(
     "--size",
     callback=_parse_size,
@@ -310,8 +397,9 @@ def _fmt_rate(value: float | None, digits: int = 1) -> str:
 def bench(
     ctx: click.Context,
     *,
-    name: str,
+    name: str | None,
     params: dict[str, str],
+    config_file: str | None,
     size: int | None,
     quick: bool,
     full: bool,
@@ -331,19 +419,25 @@ def bench(
         raise click.UsageError("--quick and --full exclude each other")
     mode: Mode = "quick" if quick else "full" if full else "default"
     registry = default_registry()
-    status = _check_driver(registry, name, params)
-    if status is not None:
-        ctx.exit(status)
+    target = _target(ctx, registry, name, params, config_file)
+    # The cases run in child processes that take parameters as text: a
+    # mapping (azure `credentials`) travels as JSON, which it accepts.
+    name = target.name
+    bench_params = {
+        key: json.dumps(value) if isinstance(value, Mapping) else str(value)
+        for key, value in target.params.items()
+        if value is not None
+    }
     cases = select_cases(case_patterns)
     if not cases:
         click.echo("error: no benchmark case matches --case", err=True)
         ctx.exit(EXIT_CONFIG)
-    hidden = _secret_values(registry, name, params)
+    hidden = _secret_values(registry, name, bench_params)
     if not as_json:
-        click.echo(f"benchmarking {name} ({mode}) with {_shown(registry, name, params)}")
+        click.echo(f"benchmarking {name} ({mode}) with {_shown(registry, name, bench_params)}")
     rows = []
     try:
-        with bench_root(registry, name, params) as rooted:
+        with bench_root(registry, name, bench_params) as rooted:
             for case in cases:
                 amount, repeat = plan(case, mode, size)
                 rows.append(run_case_in_child(name, rooted, case, amount, repeat, hidden=hidden))
@@ -392,9 +486,19 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _AGE_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.timedelta:
-    """ "90m", "36h", "7d", "2w" or plain seconds."""
+def _parse_age(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dt.timedelta | None:
+    """ "90m", "36h", "7d", "2w" or plain seconds; upstream's Go forms
+    ("168h", "1h30m") work too. None when not given."""
+    if value is None:
+        return None
     match = _AGE.fullmatch(value)
+    if not match:
+        try:
+            return parse_duration(value, what="--older-than")
+        except RegstoreError:
+            pass
     if not match:
         raise click.BadParameter(
             f"{value!r} is not an age such as 36h, 7d or 2w", ctx=ctx, param=param
@@ -408,14 +512,15 @@ def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.tim
 
 
 @cli.command("purge-uploads")
-@click.argument("name")
+@click.argument("name", required=False)
 @_param_option
+@_config_option
 @click.option(
     "--older-than",
-    default="7d",
-    show_default=True,
+    default=None,
     callback=_parse_age,
-    help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w.",
+    help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w "
+    "[default: 7d, or the configuration's storage.maintenance.uploadpurging.age].",
 )
 @click.option(
     "--include-foreign",
@@ -423,15 +528,21 @@ def _parse_age(ctx: click.Context, param: click.Parameter, value: str) -> dt.tim
     help="Also discard uploads regstore did not start (another registry's in the same "
     "bucket). Off by default: they may be in flight.",
 )
-@click.option("--dry-run", is_flag=True, help="List what would be discarded; discard nothing.")
+@click.option(
+    "--dry-run/--no-dry-run",
+    default=None,
+    help="List what would be discarded; discard nothing [default: no, or the "
+    "configuration's storage.maintenance.uploadpurging.dryrun].",
+)
 @click.pass_context
 def purge_uploads(  # noqa: PLR0917  (click passes options positionally)
     ctx: click.Context,
-    name: str,
+    name: str | None,
     params: dict[str, str],
-    older_than: dt.timedelta,
+    config_file: str | None,
+    older_than: dt.timedelta | None,
     include_foreign: bool,
-    dry_run: bool,
+    dry_run: bool | None,
 ) -> None:
     """Discard abandoned uploads of driver NAME.
 
@@ -441,11 +552,15 @@ def purge_uploads(  # noqa: PLR0917  (click passes options positionally)
     Only regstore's own uploads go unless --include-foreign is given.
     """
     registry = default_registry()
-    status = _check_driver(registry, name, params)
-    if status is not None:
-        ctx.exit(status)
+    target = _target(ctx, registry, name, params, config_file)
+    name = target.name
+    purging = target.config.maintenance.uploadpurging if target.config else UploadPurging()
+    if older_than is None:
+        older_than = purging.age
+    if dry_run is None:
+        dry_run = purging.dryrun
     try:
-        driver = registry.create(name, params)
+        driver = target.create(registry)
         if dry_run:
             now = dt.datetime.now(dt.UTC)
             doomed = [
@@ -467,20 +582,26 @@ def purge_uploads(  # noqa: PLR0917  (click passes options positionally)
 
 
 @cli.command("uploads")
-@click.argument("name")
+@click.argument("name", required=False)
 @_param_option
+@_config_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per upload.")
 @click.pass_context
-def uploads(ctx: click.Context, name: str, params: dict[str, str], as_json: bool) -> None:
+def uploads(
+    ctx: click.Context,
+    name: str | None,
+    params: dict[str, str],
+    config_file: str | None,
+    as_json: bool,
+) -> None:
     """List the uploads in flight in driver NAME's store: regstore's own and,
     where the backend shows them, other clients' (marked foreign)."""
     registry = default_registry()
-    status = _check_driver(registry, name, params)
-    if status is not None:
-        ctx.exit(status)
+    target = _target(ctx, registry, name, params, config_file)
+    name = target.name
     try:
         found = sorted(
-            registry.create(name, params).list_uploads(), key=lambda u: (u.path or "", u.ident)
+            target.create(registry).list_uploads(), key=lambda u: (u.path or "", u.ident)
         )
     except UnsupportedMethodError:
         click.echo(f"error: driver {name!r} keeps no uploads that could be listed", err=True)

@@ -203,7 +203,12 @@ class StorageDriver(abc.ABC):
 
     def redirect_url(self, path: str, method: str = "GET") -> str | None:
         """A credential-free URL to fetch `path` with `method`, or None when
-        the driver cannot redirect (the default)."""
+        the driver cannot redirect (the default).
+
+        The driver the factory returns (and every middleware) also takes a
+        keyword-only `client_ip`, the address of the client the URL is for,
+        which middleware may use (cloudfront's IP filtering). A driver never
+        receives it, so its own signature stays this one."""
         return None
 
     def purge_uploads(

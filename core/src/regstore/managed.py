@@ -187,7 +187,11 @@ class ManagedDriver(StorageDriver):
         path = self._path(path)
         self._guard.call("delete", path, lambda: self._inner.delete(path))
 
-    def redirect_url(self, path: str, method: str = "GET") -> str | None:
+    def redirect_url(
+        self, path: str, method: str = "GET", *, client_ip: str | None = None
+    ) -> str | None:
+        # client_ip is for middleware; the driver never sees it.
+        del client_ip
         path = self._path(path)
         if method not in REDIRECT_METHODS:
             raise StorageDriverError(

@@ -3,8 +3,10 @@
     pytest --pyargs regstore.testing.check --regstore-driver NAME \\
         --regstore-param key=value ...
 
-is what `regstore check NAME -p key=value` runs. Without `--regstore-driver`
-this module skips itself.
+is what `regstore check NAME -p key=value` runs; `--regstore-config FILE`
+(`regstore check --config FILE`) takes the driver, its parameters and its
+middleware from a distribution config.yml instead. Without either this module
+skips itself.
 
 The per-test random root: it goes into `--regstore-root-param` (default
 `rootdirectory` when the driver declares that parameter, otherwise none;
@@ -18,8 +20,11 @@ fresh directory under pytest's tmp dir instead.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from regstore.driver import StorageDriver
 from regstore.testing.plugin import CheckSettings, active_config, check_settings
 from regstore.testing.suite import StorageDriverSuite
 
@@ -42,3 +47,10 @@ class TestConformance(StorageDriverSuite):
     driver_params = _given.params
     root_parameter = _given.root_parameter
     local_root = _given.local_root
+
+    def make_driver(self, params: dict[str, object]) -> StorageDriver:
+        """Through `--regstore-config` when given, so the configuration's
+        middleware and settings wrap every driver the suite makes."""
+        if _given.config is None:
+            return super().make_driver(params)
+        return dataclasses.replace(_given.config, parameters=params).create()

@@ -27,11 +27,15 @@ from __future__ import annotations
 import os
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from regstore.params import parse_assignments
 from regstore.testing._state import STORE_GUARD
+
+if TYPE_CHECKING:
+    from regstore.config import StorageConfig
 
 __all__ = ["CheckSettings", "active_config", "check_settings"]
 
@@ -57,6 +61,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         help="a driver parameter for regstore.testing.check (repeatable)",
+    )
+    group.addoption(
+        "--regstore-config",
+        metavar="FILE",
+        default=None,
+        help="a distribution config.yml for regstore.testing.check: its storage driver, "
+        "parameters and middleware (REGISTRY_* variables applied); --regstore-param "
+        "values override its parameters",
     )
     group.addoption(
         "--regstore-root-param",
@@ -144,6 +156,9 @@ class CheckSettings:
     params: dict[str, object] = field(default_factory=dict)
     root_parameter: str | None = "rootdirectory"
     local_root: bool = False
+    #: From `--regstore-config`: the drivers are made through it, so its
+    #: middleware and settings apply.
+    config: StorageConfig | None = None
 
 
 def parse_params(pairs: list[str]) -> dict[str, object]:
@@ -157,10 +172,26 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
 def check_settings(config: pytest.Config) -> CheckSettings | None:
     """The settings from the options, or None without `--regstore-driver`."""
     name = config.getoption("regstore_driver", default=None)
-    if not name:
+    config_file = config.getoption("regstore_config", default=None)
+    if not name and not config_file:
         return None
     params = parse_params(list(config.getoption("regstore_param", default=[]) or []))
     import regstore  # noqa: PLC0415  (only when a check is asked for)
+    from regstore.config import load_config  # noqa: PLC0415
+
+    storage: StorageConfig | None = None
+    if config_file:
+        try:
+            storage = load_config(config_file)
+        except regstore.RegstoreError as err:
+            raise pytest.UsageError(f"--regstore-config: {err}") from None
+        if name and name != storage.driver:
+            raise pytest.UsageError(
+                f"--regstore-driver {name} does not match the driver of {config_file} "
+                f"({storage.driver})"
+            )
+        name = storage.driver
+        params = {**storage.parameters, **params}
     from regstore.testing.roots import scratch_root  # noqa: PLC0415
 
     root, local = scratch_root(regstore.default_registry().spec(name), params)
@@ -170,4 +201,4 @@ def check_settings(config: pytest.Config) -> CheckSettings | None:
     local = root is not None and (
         local or bool(config.getoption("regstore_local_root", default=False))
     )
-    return CheckSettings(name, params, root, local)
+    return CheckSettings(name, params, root, local, storage)
