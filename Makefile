@@ -22,6 +22,13 @@ PLUGIN_TEST_REQS := $(wildcard $(PLUGINS:%=plugins/%/requirements-test.txt))
 # Everything make sync installs from: change one and the next target re-syncs.
 SYNC_INPUTS := requirements/dev.txt core/pyproject.toml $(PLUGINS:%=plugins/%/pyproject.toml) $(PLUGIN_TEST_REQS)
 
+# Plugins whose tests need npm packages (azure: the Azurite emulator) keep a
+# package.json and package-lock.json; `npm ci` installs them into the
+# plugin's node_modules/, again only when the lock changes. The tests find
+# them there (relative to their own folder, also when run from wheels).
+NPM_PLUGINS := $(patsubst plugins/%/package-lock.json,%,$(wildcard $(PLUGINS:%=plugins/%/package-lock.json)))
+NPM_STAMPS := $(NPM_PLUGINS:%=plugins/%/node_modules/.regstore-npm-ci)
+
 # mypy sees every package's source by its import name, tests as files.
 MYPYPATH_ALL := $(subst $() ,:,core/src $(wildcard plugins/*/src))
 TYPECHECK_DIRS := $(wildcard core/src core/tests $(PLUGINS:%=plugins/%/src) $(PLUGINS:%=plugins/%/tests) plugins/_template/src plugins/_template/tests tests scripts benchmarks)
@@ -41,13 +48,17 @@ help:  ## list the targets
 
 # -- the development environment ---------------------------------------------
 
-sync: $(STAMP)  ## create .venv: pinned tools plus core and every plugin, editable
+sync: $(STAMP) $(NPM_STAMPS)  ## create .venv: pinned tools plus core and every plugin, editable; npm ci where a plugin has a lock
 
 $(STAMP): $(SYNC_INPUTS)
 	$(SECTION) "sync .venv" bash -euo pipefail -c '\
 	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	    $(BIN)/python -m pip install -qq -r requirements/dev.txt $(PLUGIN_TEST_REQS:%=-r %); \
 	    $(BIN)/python -m pip install -qq --no-build-isolation -e core $(PLUGINS:%=-e plugins/%)'
+	touch $@
+
+plugins/%/node_modules/.regstore-npm-ci: plugins/%/package-lock.json plugins/%/package.json
+	$(SECTION) "npm ci plugins/$*" bash -euo pipefail -c 'cd plugins/$* && npm ci --no-audit --no-fund --loglevel=error'
 	touch $@
 
 # -- checks ----------------------------------------------------------------------
@@ -92,6 +103,7 @@ test:  ## lint, typecheck, build, then every package's tests from its wheel
 test-core: build  ## core's unit tests: core wheel (+ the reference inmemory driver)
 	$(SECTION) "test core (wheel, fresh venv)" $(WHEEL_TEST) core core/tests regstore $(if $(filter inmemory,$(PLUGINS)),regstore_inmemory)
 
+$(NPM_PLUGINS:%=test-%): test-%: plugins/%/node_modules/.regstore-npm-ci
 $(PLUGINS:%=test-%): test-%: build
 	$(SECTION) "test $* (wheels, fresh venv)" $(WHEEL_TEST) $* plugins/$*/tests regstore regstore_$*
 
