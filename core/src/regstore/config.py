@@ -92,7 +92,15 @@ _DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _nanoseconds(count: int, what: str) -> dt.timedelta:
+    try:
+        return dt.timedelta(microseconds=count / 1000)
+    except OverflowError:
+        raise ConfigError(f"{what}: {count} nanoseconds is too long a duration") from None
 
 
 def parse_duration(value: object, *, what: str = "duration") -> dt.timedelta:
@@ -106,13 +114,11 @@ def parse_duration(value: object, *, what: str = "duration") -> dt.timedelta:
     if isinstance(value, int):
         if value < 0:
             raise ConfigError(f"{what}: {value} is negative")
-        return dt.timedelta(microseconds=value / 1000)
+        return _nanoseconds(value, what)
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
-            return dt.timedelta(microseconds=int(text) / 1000)
-        if text == "0":
-            return dt.timedelta(0)
+        if _DIGITS.fullmatch(text):  # ASCII only: str.isdigit() takes "²"
+            return _nanoseconds(int(text), what)
         position, seconds = 0, 0.0
         for match in _DURATION_PART.finditer(text):
             if match.start() != position:
@@ -120,7 +126,10 @@ def parse_duration(value: object, *, what: str = "duration") -> dt.timedelta:
             seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
             position = match.end()
         if text and position == len(text):
-            return dt.timedelta(seconds=seconds)
+            try:
+                return dt.timedelta(seconds=seconds)
+            except OverflowError:
+                raise ConfigError(f"{what}: {value!r} is too long a duration") from None
     raise ConfigError(
         f"{what}: {value!r} is not a duration (write e.g. 168h, 20m, 1h30m, 500ms, "
         "or an integer number of nanoseconds)"
@@ -255,6 +264,11 @@ class StorageConfig:
             },
             "delete": {"enabled": self.delete.enabled},
             "redirect": {"disable": self.redirect.disable},
+            "cache": {
+                "blobdescriptor": self.cache.blobdescriptor,
+                "blobdescriptorsize": self.cache.blobdescriptorsize,
+            },
+            "tag": {"concurrencylimit": self.tag.concurrencylimit},
         }
 
 
@@ -294,7 +308,7 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str,
     if isinstance(source, Mapping):
         return _plain(dict(source), "<mapping>"), "<mapping>"
     text: str
-    if isinstance(source, str) and ("\n" in source or ":" in source) and not Path(source).exists():
+    if isinstance(source, str) and _is_yaml_text(source):
         text, origin = source, "<text>"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
@@ -323,6 +337,25 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str,
     return _plain(dict(document), origin), origin
 
 
+def _is_yaml_text(source: str) -> bool:
+    """Whether a string source is YAML text rather than a file's path: text
+    spans lines, or names no existing file and reads as a YAML mapping
+    (`storage: inmemory`). A missing `conf:prod.yml` is then a path, whose
+    error names the file, and text too long to be a file name is not
+    mistaken for one (`Path.exists` raises on that)."""
+    if "\n" in source:
+        return True
+    try:
+        if Path(source).exists():
+            return False
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a path
+        return True
+    try:
+        return isinstance(yaml.safe_load(source), Mapping)
+    except yaml.YAMLError:
+        return False
+
+
 def _plain(value: Any, origin: str, where: str = "") -> Any:
     """Mappings with string keys all the way down (YAML may give `1:` an
     int key; a parameter name is a string)."""
@@ -348,6 +381,8 @@ def _storage_map(raw: object, origin: str) -> dict[str, Any]:
     storage: dict[str, Any] = {}
     for key, given in raw.items():
         value = {} if given is None else given
+        if key in RESERVED and value == "":
+            value = {}  # upstream's workaround for #1736 writes `maintenance: ""`
         if key in RESERVED:
             if not isinstance(value, dict):
                 raise ConfigError(f"{origin}: storage.{key} is a mapping, not {value!r}")
@@ -525,6 +560,17 @@ _STORAGE = "REGISTRY_STORAGE"
 _MIDDLEWARE = "REGISTRY_MIDDLEWARE_STORAGE_"
 
 
+def _variable_order(name: str) -> tuple[str, int, str]:
+    """Upstream's order (sorted by name), except that middleware indexes
+    sort as numbers: `..._STORAGE_10_NAME` after `..._STORAGE_2_NAME`, or
+    entry 10 would be taken for a gap."""
+    if name.startswith(_MIDDLEWARE):
+        index, _, rest = name[len(_MIDDLEWARE) :].partition("_")
+        if index.isascii() and index.isdigit():
+            return (_MIDDLEWARE, int(index), rest)
+    return (name, -1, "")
+
+
 def _yaml_scalar(text: str) -> Any:
     """A variable's value read as YAML, as upstream does (`true` -> True,
     `10` -> 10); text that is not a scalar stays text."""
@@ -548,7 +594,7 @@ class _Overrides:
         storage: dict[str, Any],
         middleware: list[dict[str, Any]],
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        for name in sorted(environ):
+        for name in sorted(environ, key=_variable_order):
             if not name.startswith(_PREFIX):
                 continue
             value = environ[name]
@@ -584,6 +630,12 @@ class _Overrides:
 
     def _driver_of(self, name: str, rest: str, configured: list[str]) -> str:
         for driver in configured:
+            if rest.upper() == driver.upper():
+                raise ConfigError(
+                    f"{name}: names driver {driver!r} but no parameter "
+                    f"(write REGISTRY_STORAGE_{driver.upper()}_<PARAMETER>, or "
+                    f"REGISTRY_STORAGE={driver} to choose the driver)"
+                )
             if rest.upper().startswith(driver.upper() + "_"):
                 return driver
         try:
@@ -602,9 +654,13 @@ class _Overrides:
                     f"driver is {configured[0]!r}; set REGISTRY_STORAGE={named[0]} to switch "
                     "drivers, or remove the variable"
                 )
+            # A driver that is not installed: its name is up to the first `_`.
+            guess = rest.partition("_")[0].lower()
             raise ConfigError(
                 f"{name} does not name the configured driver {configured[0]!r} "
-                f"(expected REGISTRY_STORAGE_{configured[0].upper()}_<PARAMETER>)"
+                f"(it reads as a parameter of driver {guess!r}; expected "
+                f"REGISTRY_STORAGE_{configured[0].upper()}_<PARAMETER>, or "
+                f"REGISTRY_STORAGE={guess} to switch drivers)"
             )
         if named:
             return named[0]
@@ -637,10 +693,17 @@ class _Overrides:
                     f"{name}: {param.name} has no field {field_text.lower()!r} (fields: {fields})"
                 )
             current = params.get(param.name)
+            for spelling in param.aliases:
+                older = params.pop(spelling, None)
+                current = older if current is None else current
             nested = dict(current) if isinstance(current, Mapping) else {}
             nested[sub.name] = _typed(sub, value)
             params[param.name] = nested
             return
+        for spelling in param.aliases:
+            # The variable replaces the value whatever name the YAML gave it
+            # (an older name kept beside it would be "given twice").
+            params.pop(spelling, None)
         params[param.name] = _typed(param, value)
 
     def _set_setting(
