@@ -1,0 +1,48 @@
+"""Classifying the library's errors: absent, precondition, transient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+
+__all__ = ["STREAM_ERRORS", "as_api_error", "is_not_found", "is_precondition_failed", "status_of"]
+
+#: What a broken download raises mid-body, outside the library's retries.
+STREAM_ERRORS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionError,
+    TimeoutError,
+    DataCorruption,
+)
+
+
+def status_of(err: BaseException) -> int:
+    """The HTTP status an error carries, 0 for none."""
+    if isinstance(err, api_exceptions.GoogleAPICallError):
+        return int(err.code or 0)
+    if isinstance(err, InvalidResponse):
+        response: Any = err.response
+        return int(getattr(response, "status_code", 0) or 0)
+    return 0
+
+
+def is_not_found(err: BaseException) -> bool:
+    """A missing object (or generation)."""
+    return isinstance(err, api_exceptions.NotFound) or status_of(err) == 404
+
+
+def is_precondition_failed(err: BaseException) -> bool:
+    """An if_generation_match that did not hold."""
+    return isinstance(err, api_exceptions.PreconditionFailed) or status_of(err) == 412
+
+
+def as_api_error(err: InvalidResponse) -> api_exceptions.GoogleAPICallError:
+    """The media layer's InvalidResponse as the api_core error of its status,
+    as the library's public upload methods turn it (message from the body)."""
+    response: Any = err.response
+    return api_exceptions.from_http_response(response)

@@ -1,0 +1,134 @@
+"""A windowed, generation-pinned download stream.
+
+The object is read in windows of ranged requests, each retried by the
+library; the first response's generation pins every later window, so a
+reader never returns bytes of two versions (a replaced object fails the
+read instead). The next window is fetched while the caller consumes the
+current one.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from google.api_core import exceptions as api_exceptions
+
+from regstore import PathNotFoundError, StorageDriverError
+from regstore_gcs.errors import is_not_found
+
+if TYPE_CHECKING:
+    from regstore_gcs.driver import GCSDriver
+
+__all__ = ["ObjectChangedError", "WINDOW", "open_reader"]
+
+#: Bytes per ranged request. Two windows per reader are in memory at most.
+WINDOW = 8 * 1024 * 1024
+#: GCS's largest object (5 TiB).
+MAX_OBJECT_SIZE = 5 * 1024**4
+
+
+class ObjectChangedError(StorageDriverError):
+    """A later window found another generation than the read began with."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"read {path}: the object changed while it was being read")
+
+
+class _WindowStream(io.RawIOBase):
+    def __init__(self, driver: GCSDriver, key: str, path: str, offset: int) -> None:
+        super().__init__()
+        self._driver = driver
+        self._key = key
+        self._path = path
+        self._pos = offset
+        self._generation: int | None = None
+        self._window = b""
+        self._window_pos = 0
+        self._eof = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._next: Future[bytes | None] | None = None
+        first = self._fetch(offset)
+        if first is None:
+            self._eof = True
+        else:
+            self._window = first
+            self._after(offset + len(first), len(first))
+
+    def _fetch(self, start: int) -> bytes | None:
+        """Bytes from `start`, one window; None at or past the end."""
+        if start > MAX_OBJECT_SIZE:
+            # No object is that large; a range there overflows the store's
+            # integers. One metadata GET tells absent from past the end.
+            if self._driver.get_blob(self._key) is None:
+                raise PathNotFoundError(self._path)
+            return None
+        blob: Any = self._driver.bucket.blob(self._key, generation=self._generation)
+        try:
+            data = blob.download_as_bytes(
+                start=start,
+                end=start + WINDOW - 1,
+                checksum=None,
+                retry=self._driver.retry,
+                timeout=self._driver.settings.timeout,
+            )
+        except api_exceptions.RequestRangeNotSatisfiable:
+            return None  # the object exists: a missing one is a 404
+        except Exception as err:
+            if is_not_found(err):
+                if self._generation is None:
+                    raise PathNotFoundError(self._path) from err
+                raise ObjectChangedError(self._path) from err
+            raise
+        generation = int(blob.generation) if blob.generation else None
+        if self._generation is None:
+            self._generation = generation
+        elif generation is not None and generation != self._generation:
+            raise ObjectChangedError(self._path)
+        return bytes(data)
+
+    def _after(self, start: int, got: int) -> None:
+        """Prefetch the window at `start` unless the last one was short."""
+        if got < WINDOW:
+            self._next = None
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="regstore-gcs-read")
+        self._next = self._pool.submit(self._fetch, start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while True:
+            left = len(self._window) - self._window_pos
+            if left > 0:
+                n = min(left, len(view))
+                view[:n] = memoryview(self._window)[self._window_pos : self._window_pos + n]
+                self._window_pos += n
+                self._pos += n
+                return n
+            if self._eof or self._next is None:
+                self._eof = True
+                return 0
+            future, self._next = self._next, None
+            data = future.result()
+            if data is None:
+                self._eof = True
+                return 0
+            self._window, self._window_pos = data, 0
+            self._after(self._pos + len(data), len(data))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._window = b""
+        super().close()
+
+
+def open_reader(driver: GCSDriver, key: str, path: str, offset: int) -> io.BufferedReader:
+    """A buffered stream of `key` from `offset`; `PathNotFoundError` if absent."""
+    return io.BufferedReader(_WindowStream(driver, key, path, offset), 1024 * 1024)
