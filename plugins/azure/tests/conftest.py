@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from regstore.testing.faults import FaultProxy
 from regstore.testing.services import LocalService, start_service
 
 MIB = 1 << 20
@@ -157,9 +156,22 @@ def blobs(azurite: Azurite, container: str) -> Any:
     return service_client(azurite.service_url).get_container_client(container)
 
 
-class Counted:
-    """Requests seen by a FaultProxy, grouped (for request-count tests)."""
+def proxied_params(
+    params: dict[str, object], proxy: FaultProxy, **extra: object
+) -> dict[str, object]:
+    """`params` with the service URL pointed at `proxy` (the account's path
+    kept)."""
+    path = str(params["serviceurl"]).split("/", 3)[3]
+    return dict(params, serviceurl=f"{proxy.endpoint}/{path}", **extra)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.counts: Counter[str] = Counter()
+
+@pytest.fixture
+def proxied() -> Callable[..., dict[str, object]]:
+    """`proxied_params`, for test modules (which cannot import conftest)."""
+    return proxied_params
+
+
+@pytest.fixture
+def account_key() -> str:
+    """Azurite's development key (to check it never shows)."""
+    return KEY

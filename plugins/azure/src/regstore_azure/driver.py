@@ -13,9 +13,9 @@ container. Requests per operation (the tests count them):
   byte order of names (`Capabilities(walk_order="key")`); a `start_after`
   costs one probe, and the pages before it are read again (Azure's listing
   cannot start after a given name: its marker is opaque);
-- delete: flat listing pages of `name/` and one Blob Batch per 256 names (the
-  first batch also names `name` itself); a blob alone costs a listing and a
-  Delete Blob;
+- delete: flat listing pages of `name/` and one Blob Batch per 256 names, four
+  in flight at once (the first batch also names `name` itself); a blob alone costs a listing, Get
+  Blob Properties and Delete Blob;
 - put_content: one Put Blob up to 64 MiB, else blocks of `chunksize` staged
   in parallel and one Put Block List; move: Get Blob Properties, Copy Blob
   (polled while pending), Delete Blob.
@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Self
 
 from azure.core import MatchConditions
@@ -52,7 +53,7 @@ from regstore.paths import ROOT
 from regstore.walk import walk_listing
 from regstore_azure.client import SINGLE_PUT, Connection, Settings, make_connection
 from regstore_azure.copy import CopyState, wait_for_copy
-from regstore_azure.errors import is_not_found
+from regstore_azure.errors import is_not_found, is_precondition_failed
 from regstore_azure.plugin import SPEC
 from regstore_azure.reader import open_reader
 from regstore_azure.writer import META_OWNER, META_SIZE, AzureWriter, Record, new_session
@@ -63,6 +64,8 @@ __all__ = ["AzureDriver"]
 PAGE = 5000
 #: Sub-requests per Blob Batch (Azure's maximum).
 BATCH = 256
+#: Blob Batch requests of one delete in flight at once.
+DELETE_CONCURRENCY = 4
 #: Clock skew allowed for a SAS's start time.
 SAS_SKEW = dt.timedelta(minutes=5)
 #: A user-delegation key lives this long (Azure allows up to 7 days) ...
@@ -75,6 +78,33 @@ def _utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
+
+
+class _Batches:
+    """Blob Batch deletes sent `DELETE_CONCURRENCY` at a time while the
+    listing goes on; leaving the block waits for all and raises the first
+    failure."""
+
+    def __init__(self, send: Callable[[Sequence[str]], None]) -> None:
+        self._send = send
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+
+    def submit(self, names: Sequence[str]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(DELETE_CONCURRENCY, "regstore-azure-delete")
+        self._futures.append(self._pool.submit(self._send, list(names)))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is None:
+            return
+        self._pool.shutdown(wait=True)
+        if exc[0] is None:
+            for future in self._futures:
+                future.result()
 
 
 class AzureDriver(StorageDriver):
@@ -437,37 +467,51 @@ class AzureDriver(StorageDriver):
             delay=self.settings.copy_delay,
             what=f"move {source} to {dest}",
         )
-        src.delete_blob()
+        try:
+            # Only the version copied: a source rewritten meanwhile stays.
+            src.delete_blob(etag=props.etag, match_condition=MatchConditions.IfNotModified)
+        except HttpResponseError as err:
+            # Gone already: a retried Delete Blob whose first reply was lost.
+            if not (is_not_found(err) or is_precondition_failed(err)):
+                raise
 
     def delete(self, path: str) -> None:
         key = self.key(path)
         prefix = key + "/"
         names: list[str] = []
         found = False
-        for item in self._container.list_blobs(name_starts_with=prefix, results_per_page=PAGE):
-            name = str(item.name)
-            if not found:
-                if self.keys.hidden(name) or name.endswith("/"):
-                    names.append(name)
-                    continue
-                found = True
-                names.insert(0, key)  # a blob of the directory's own name goes too
-            names.append(name)
-            if len(names) >= BATCH:
-                self._delete_names(names[:BATCH])
-                names = names[BATCH:]
+        with _Batches(self._delete_names) as batches:
+            for item in self._container.list_blobs(name_starts_with=prefix, results_per_page=PAGE):
+                name = str(item.name)
+                if not found:
+                    if self.keys.hidden(name) or name.endswith("/"):
+                        names.append(name)
+                        continue
+                    found = True
+                    names.insert(0, key)  # a blob of the directory's own name goes too
+                names.append(name)
+                if len(names) >= BATCH:
+                    batches.submit(names[:BATCH])
+                    names = names[BATCH:]
+            if found and names:
+                batches.submit(names)
         if found:
-            if names:
-                self._delete_names(names)
             return
         # No visible blob below: a blob, or nothing (hidden names alone are
-        # no directory, and stay).
+        # no directory, and stay). Its properties first: a Delete Blob that
+        # the SDK retries after a lost reply meets a 404 that is success.
+        blob = self.blob(key)
         try:
-            self.blob(key).delete_blob()
+            blob.get_blob_properties()
         except HttpResponseError as err:
             if is_not_found(err):
                 raise PathNotFoundError(path) from err
             raise
+        try:
+            blob.delete_blob()
+        except HttpResponseError as err:
+            if not is_not_found(err):
+                raise
 
     def _delete_names(self, names: Sequence[str]) -> None:
         """One Blob Batch deleting `names` (at most 256); a blob already gone

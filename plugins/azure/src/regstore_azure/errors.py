@@ -17,7 +17,9 @@ def status_of(err: BaseException) -> int:
 def error_code(err: BaseException) -> str:
     """The Azure Storage error code ("BlobNotFound", "InvalidBlockList", ...), or ""."""
     if isinstance(err, HttpResponseError):
-        return str(getattr(err, "error_code", None) or "")
+        code = getattr(err, "error_code", None) or ""
+        # The SDK gives a StorageErrorCode (a str enum): its value, not its name.
+        return str(getattr(code, "value", code))
     return ""
 
 
