@@ -40,7 +40,8 @@ class RedirectMiddleware(DriverMiddleware):
             )
         self._scheme = parsed.scheme
         self._host = parsed.netloc
-        self._base_path = parsed.path or "/"
+        # Decoded, as Go's url.URL.Path; quoted again when the URL is made.
+        self._base_path = urllib.parse.unquote(parsed.path) or "/"
         self.capabilities = dataclasses.replace(inner.capabilities, redirect=True)
 
     def redirect_url(
@@ -49,7 +50,10 @@ class RedirectMiddleware(DriverMiddleware):
         path = validate_path(path, driver_name=self.name)
         if method not in {"GET", "HEAD"}:
             return self.inner.redirect_url(path, method)  # the wrapper's clear refusal
-        joined = posixpath.join(self._base_path, path.lstrip("/"))
+        # Go's path.Join: joined, then cleaned (no doubled or trailing `/`).
+        joined = posixpath.normpath(
+            "/" + "/".join(part for part in f"{self._base_path}/{path}".split("/") if part)
+        )
         return urllib.parse.urlunsplit(
             (self._scheme, self._host, urllib.parse.quote(joined), "", "")
         )
