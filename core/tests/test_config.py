@@ -1167,3 +1167,271 @@ def test_shown_lists_the_settings(bare: DriverRegistry) -> None:
     assert shown["delete"] == {"enabled": True}
     assert shown["redirect"] == {"disable": True}
     assert shown["tag"] == {"concurrencylimit": None}
+
+
+# -- the CLI's --config ----------------------------------------------------------------
+
+
+def _has_filesystem() -> bool:
+    try:
+        import regstore_filesystem  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_filesystem = pytest.mark.skipif(
+    not _has_filesystem(), reason="the filesystem plugin is not installed"
+)
+
+
+def _write(path: pathlib.Path, text: str) -> pathlib.Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture
+def no_registry_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads os.environ: keep the runner's REGISTRY_* out."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("REGISTRY_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def upload_store(tmp_path: pathlib.Path, no_registry_env: None) -> pathlib.Path:
+    """A filesystem root holding one abandoned upload."""
+    pytest.importorskip("regstore_filesystem", reason="the filesystem plugin is not installed")
+    root = tmp_path / "root"
+    driver = load_config(
+        {"storage": {"filesystem": {"rootdirectory": str(root)}}}, environ={}
+    ).create()
+    writer = driver.writer("/docker/upload")
+    writer.write(b"partial")
+    writer.close()
+    assert len(list(driver.list_uploads())) == 1
+    return root
+
+
+def _purging_config(tmp_path: pathlib.Path, root: pathlib.Path, age: str, dryrun: bool) -> str:
+    return str(
+        _write(
+            tmp_path / "config.yml",
+            f"""
+            version: 0.1
+            storage:
+              filesystem:
+                rootdirectory: {root}
+              maintenance:
+                uploadpurging:
+                  enabled: true
+                  age: {age}
+                  interval: 24h
+                  dryrun: {str(dryrun).lower()}
+            """,
+        )
+    )
+
+
+def test_purge_uploads_defaults_from_config(
+    tmp_path: pathlib.Path, upload_store: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regstore.cli import main
+
+    # age 2h: the fresh upload stays; the age shown is the configured one.
+    config = _purging_config(tmp_path, upload_store, "2h", dryrun=False)
+    assert main(["purge-uploads", "--config", config]) == 0
+    assert capsys.readouterr().out.strip() == "filesystem: purged 0 upload(s) untouched for 2:00:00"
+    # age 0s and dryrun: true: listed, not purged.
+    config = _purging_config(tmp_path, upload_store, "0s", dryrun=True)
+    assert main(["purge-uploads", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "filesystem: would purge 1 upload(s) untouched for 0:00:00" in out
+    assert main(["uploads", "--config", config]) == 0
+    assert "filesystem: 1 upload(s) in flight" in capsys.readouterr().out
+    # A flag given wins over the configuration.
+    assert main(["purge-uploads", "--config", config, "--no-dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == "filesystem: purged 1 upload(s) untouched for 0:00:00"
+    assert main(["uploads", "--config", config]) == 0
+    assert "filesystem: 0 upload(s) in flight" in capsys.readouterr().out
+
+
+def test_uploads_config_reads_the_environment(
+    tmp_path: pathlib.Path,
+    upload_store: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from regstore.cli import main
+
+    config = _purging_config(tmp_path, tmp_path / "elsewhere", "2h", dryrun=False)
+    assert main(["uploads", "--config", config]) == 0
+    assert "filesystem: 0 upload(s) in flight" in capsys.readouterr().out
+    monkeypatch.setenv("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", str(upload_store))
+    assert main(["uploads", "--config", config, "--json"]) == 0
+    assert '"size": 7' in capsys.readouterr().out
+    # and the maintenance keys, with no such YAML section
+    monkeypatch.setenv("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", "true")
+    assert main(["purge-uploads", "--config", config, "--older-than", "0s"]) == 1
+    err = capsys.readouterr().err
+    assert "read-only" in err
+    assert "purge_uploads" in err
+
+
+def test_name_must_match_config(
+    tmp_path: pathlib.Path, no_registry_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regstore.cli import main
+
+    config = str(_write(tmp_path / "config.yml", "storage: inmemory\n"))
+    for command in ("uploads", "purge-uploads", "bench", "check"):
+        assert main([command, "filesystem", "--config", config]) == 2
+        err = capsys.readouterr().err
+        assert f"driver 'filesystem' does not match the driver of {config} ('inmemory')" in err
+
+
+def test_missing_config_file(
+    tmp_path: pathlib.Path, no_registry_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regstore.cli import main
+
+    for name in ("nothere.yml", "prod:nothere.yml"):
+        missing = str(tmp_path / name)
+        for command in ("uploads", "purge-uploads", "check"):
+            assert main([command, "--config", missing]) == 2
+            err = capsys.readouterr().err
+            assert f"error: {missing}: cannot read the configuration" in err
+
+
+def test_config_errors_exit_2(
+    tmp_path: pathlib.Path, no_registry_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regstore.cli import main
+
+    cases = {
+        "storage:\n  inmemory:\n  s3:\n    bucket: b\n": "more than one driver",
+        "storage: inmemory\nmiddleware:\n  storage:\n    - name: nosuchmw\n": "'nosuchmw'",
+        "storage: inmemory\nmiddleware:\n  storage:\n    - name: redirect\n": "'baseurl'",
+        "storage:\n  inmemory:\n    colour: blue\n": "'colour'",
+        "storage: [\n": "line 2",
+    }
+    for text, words in cases.items():
+        config = str(_write(tmp_path / "config.yml", text))
+        for command in ("uploads", "check"):
+            assert main([command, "--config", config]) == 2, (text, command)
+            assert words in capsys.readouterr().err
+    # A disabled entry is not looked up.
+    config = str(
+        _write(
+            tmp_path / "config.yml",
+            "storage: inmemory\nmiddleware:\n  storage:\n    - name: nosuchmw\n"
+            "      disabled: true\n",
+        )
+    )
+    assert main(["purge-uploads", "--config", config, "--dry-run"]) == 2
+    assert "keeps no uploads" in capsys.readouterr().err  # got as far as the driver
+
+
+def test_check_refuses_readonly(
+    tmp_path: pathlib.Path, no_registry_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regstore.cli import main
+
+    config = str(
+        _write(
+            tmp_path / "c.yml",
+            "storage:\n  inmemory:\n  maintenance: {readonly: {enabled: true}}\n",
+        )
+    )
+    assert main(["check", "--config", config]) == 2
+    assert "read-only" in capsys.readouterr().err
+
+
+def _run_cli(*args: str, extra_path: pathlib.Path | None = None, **environ: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.pop("PYTEST_ADDOPTS", None)
+    env.update(environ)
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(extra_path), env.get("PYTHONPATH", "")) if p
+        )
+    code = "import sys; from regstore.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=str(extra_path or pathlib.Path.cwd()),
+        timeout=600,
+    )
+
+
+@needs_filesystem
+def test_check_config_filesystem_with_rewrite(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    config = _write(
+        tmp_path / "config.yml",
+        f"""
+        version: 0.1
+        storage:
+          filesystem:
+            rootdirectory: {tmp_path}/yaml-root
+        middleware:
+          storage:
+            - name: rewrite
+              options:
+                scheme: https
+                host: cdn.example
+            - name: notinstalled
+              disabled: true
+        """,
+    )
+    # The environment overrides the YAML's root, as for the registry.
+    proc = _run_cli(
+        "check", "--config", str(config), REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=str(root)
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        f"checking filesystem (short mode, config {config}, middleware rewrite) "
+        f"with rootdirectory={root}"
+    )
+    passed, failed = (int(part.split()[0]) for part in lines[-1].split(", ")[:2])
+    assert failed == 0
+    assert passed > 100
+    assert list(root.iterdir()) == []  # the suite cleaned up after itself
+    assert not (tmp_path / "yaml-root").exists()
+
+
+def test_check_config_never_prints_secrets(
+    tmp_path: pathlib.Path, installed_fakes: pathlib.Path
+) -> None:
+    config = _write(
+        tmp_path / "config.yml",
+        f"""
+        storage:
+          brokenfake:
+            secretkey: {SECRET}
+        """,
+    )
+    for environ in ({}, {"REGISTRY_STORAGE_BROKENFAKE_SECRETKEY": SECRET + "-env"}):
+        proc = _run_cli(
+            "check",
+            "--config",
+            str(config),
+            "-k",
+            "test_invalid_paths",
+            extra_path=installed_fakes,
+            **environ,
+        )
+        output = proc.stdout + proc.stderr
+        assert SECRET not in output
+        assert proc.stdout.splitlines()[0].endswith("with secretkey=***"), output

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -102,7 +103,7 @@ def _target(
     merged: dict[str, object] = dict(params)
     if config_file is not None:
         try:
-            config = load_config(config_file, registry=registry)
+            config = load_config(Path(config_file), registry=registry)  # a path, never YAML text
         except RegstoreError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(EXIT_CONFIG)
@@ -116,12 +117,33 @@ def _target(
             ctx.exit(EXIT_CONFIG)
         name = config.driver
         merged = {**config.parameters, **params}
+        status = _check_middleware(config)
+        if status is not None:
+            ctx.exit(status)
     if name is None:
         raise click.UsageError("give a driver NAME (with -p key=value) or --config FILE")
     status = _check_driver(registry, name, merged)
     if status is not None:
         ctx.exit(status)
     return _Target(name, merged, config)
+
+
+def _check_middleware(config: StorageConfig) -> int | None:
+    """Find each enabled middleware and check its options before any work,
+    as the driver's parameters are: an unknown name or a bad option is a
+    configuration problem (exit 2), not a failure of every test."""
+    from regstore.middleware import middleware_spec  # noqa: PLC0415
+
+    for entry in config.middleware:
+        if entry.disabled:
+            continue
+        try:
+            spec = middleware_spec(entry.name)
+            coerce_params(f"middleware {entry.name}", spec.parameters, entry.options)
+        except RegstoreError as err:
+            click.echo(f"error: {err}", err=True)
+            return EXIT_CONFIG
+    return None
 
 
 def _shown(registry: DriverRegistry, name: str, params: Mapping[str, object]) -> str:
