@@ -231,6 +231,8 @@ def make_connection(params: dict[str, Any]) -> Connection:
             raise _invalid("accountkey", "is required for credentials type shared_key")
     else:
         token = _token_credential(kind, params)
+        if not url.startswith("https://"):  # the SDK sends tokens over https only
+            raise _invalid("serviceurl", f"must be https:// for credentials type {kind}")
         credential = token
         key = None
     service = BlobServiceClient(
