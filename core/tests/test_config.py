@@ -55,7 +55,7 @@ S3_PARAMETERS = (
     Parameter("multipartcopythresholdsize", kind="size"),
     Parameter("rootdirectory"),
     Parameter("usedualstack", kind="bool"),
-    Parameter("loglevel"),
+    Parameter("loglevel", kind="choice", choices=("off", "debug")),
 )
 AZURE_PARAMETERS = (
     Parameter("accountname"),
@@ -670,9 +670,17 @@ ENV_CASES = [
             "REGISTRY_STORAGE_S3_SECRETKEY": "1e3",
             "REGISTRY_STORAGE_S3_REGION": "true",
             "REGISTRY_STORAGE_S3_KEYID": " 42 ",
+            "REGISTRY_STORAGE_S3_LOGLEVEL": "off",  # a choice; YAML 1.1 reads false
         },
         "s3",
-        {"bucket": "b", "accesskey": "0123", "secretkey": "1e3", "region": "true", "keyid": " 42 "},
+        {
+            "bucket": "b",
+            "accesskey": "0123",
+            "secretkey": "1e3",
+            "region": "true",
+            "keyid": " 42 ",
+            "loglevel": "off",
+        },
     ),
     EnvCase(
         # Upstream: {max: {retries: 3}}, silently ignored.
@@ -1435,3 +1443,19 @@ def test_check_config_never_prints_secrets(
         output = proc.stdout + proc.stderr
         assert SECRET not in output
         assert proc.stdout.splitlines()[0].endswith("with secretkey=***"), output
+
+
+def test_driver_whose_plugin_fails_to_load_still_parses(fake_env: FakeEnvironment) -> None:
+    # Was the plugin's import error out of load_config: the spec is only
+    # needed to match variables, so parsing falls back as for an unknown one.
+    module = fake_env.module("crashing", "raise RuntimeError('plugin exploded')\n")
+    fake_env.distribution("regstore-crashing", {"crashing": module})
+    registry = DriverRegistry(load_hooks=False)
+    config = _load(
+        "storage:\n  crashing:\n    region: here\n",
+        registry,
+        {"REGISTRY_STORAGE_CRASHING_MAX_RETRIES": "3"},
+    )
+    assert config.parameters == {"region": "here", "max_retries": 3}
+    with pytest.raises(RegstoreError, match="plugin exploded"):
+        config.create(registry)

@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from regstore.driver import StorageDriver
-from regstore.errors import DriverNotFoundError, RegstoreError
+from regstore.errors import RegstoreError
 from regstore.factory import DriverRegistry, default_registry
 from regstore.params import Parameter, redact
 
@@ -673,7 +673,9 @@ class _Overrides:
     ) -> None:
         try:
             declared = self._registry.spec(driver).parameters
-        except DriverNotFoundError:
+        except RegstoreError:
+            # Not installed, or its plugin does not load: parse anyway (the
+            # names as written); create() reports the driver's problem.
             declared = ()
         if not declared:
             params[key_text.lower()] = _yaml_scalar(value)
@@ -778,8 +780,9 @@ def _match(text: str, declared: Sequence[Parameter]) -> tuple[Parameter | None, 
 
 def _typed(param: Parameter, value: str) -> Any:
     """A variable's value for a parameter: text as written for a string
-    (secrets especially: `0123` stays `0123`), JSON/YAML for a mapping,
-    YAML scalars otherwise (`true`, `10`), as upstream."""
-    if param.kind == "str" or (param.secret and param.kind != "mapping"):
+    (secrets especially: `0123` stays `0123`) and a choice (s3 `loglevel`
+    `off`, which YAML 1.1 reads as false), JSON/YAML for a mapping, YAML
+    scalars otherwise (`true`, `10`), as upstream."""
+    if param.kind in {"str", "choice"} or (param.secret and param.kind != "mapping"):
         return value
     return _yaml_scalar(value)
