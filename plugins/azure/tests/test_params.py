@@ -81,6 +81,7 @@ def test_token_credential_is_built_with_azure_identity(monkeypatch: pytest.Monke
 
     fake = types.ModuleType("azure.identity")
     fake.ClientSecretCredential = ClientSecretCredential  # type: ignore[attr-defined]
+    fake.DefaultAzureCredential = ClientSecretCredential  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "azure.identity", fake)
     driver: Any = regstore.create(
         "azure",
@@ -94,6 +95,14 @@ def test_token_credential_is_built_with_azure_identity(monkeypatch: pytest.Monke
     assert made == [{"tenant_id": "t", "client_id": "c", "client_secret": SECRET}]
     assert SECRET not in repr(driver)
     assert driver.capabilities.redirect  # a user-delegation SAS
+    # The SDK sends tokens over https only: an http endpoint is refused.
+    with pytest.raises(InvalidParameterError, match="must be https") as info:
+        regstore.create(
+            "azure",
+            {"accountname": "acct", "container": "registry", "serviceurl": "http://127.0.0.1:1/a",
+             "credentials": {"type": "default_credentials"}},
+        )  # fmt: skip
+    assert info.value.key == "serviceurl"
 
 
 @pytest.mark.parametrize(
@@ -102,17 +111,6 @@ def test_token_credential_is_built_with_azure_identity(monkeypatch: pytest.Monke
         ({"container": "No_Such"}, "container"),
         ({"container": "ab"}, "container"),
         ({"accountkey": None, "credentials": {"type": "shared_key"}}, "accountkey"),
-        (
-            {
-                "credentials": {
-                    "type": "client_secret",
-                    "clientid": "c",
-                    "tenantid": "t",
-                    "secret": SECRET,
-                }
-            },
-            "serviceurl",
-        ),
         ({"serviceurl": "ftp://127.0.0.1/x"}, "serviceurl"),
         ({"serviceurl": "http://127.0.0.1:99999/x"}, "serviceurl"),
         ({"rootdirectory": "a/../b"}, "rootdirectory"),
