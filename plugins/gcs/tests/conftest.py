@@ -35,6 +35,7 @@ KIB = 1 << 10
 MIB = 1 << 20
 CHUNK = 256 * KIB
 TOKEN = "ya29.regstore-test-token"
+RETRY_TIMEOUT = 20
 SA_EMAIL = "registry@regstore-test.iam.gserviceaccount.com"
 
 
@@ -99,11 +100,11 @@ def plain_client(endpoint: str) -> Any:
     """A plain google-cloud-storage client for the tests to look behind
     the driver (anonymous, as the emulator wants)."""
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[import-untyped]
 
     return storage.Client(
         project="regstore-test",
-        credentials=AnonymousCredentials(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": endpoint},
     )
 
@@ -123,7 +124,7 @@ def bucket(gcs: Any) -> str:
 
 
 class _TokenHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         body = json.dumps(
@@ -135,7 +136,7 @@ class _TokenHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -190,12 +191,17 @@ def gcs_base_params(
     gcs_server: LocalService, bucket: str, sa_info: dict[str, str]
 ) -> dict[str, object]:
     """Driver parameters for the emulator, without a root: service-account
-    credentials (so redirect URLs are signed), 256 KiB parts."""
+    credentials (so redirect URLs are signed), 256 KiB parts, and the
+    library's retries cut at 20 s: fake-gcs-server answers a compose whose
+    source is gone with a 500 (GCS: 404), which the library retries until
+    its deadline (a second resumer's commit after the first one's cleanup
+    meets that)."""
     return {
         "bucket": bucket,
         "endpoint": gcs_server.endpoint,
         "credentials": dict(sa_info),
         "chunksize": CHUNK,
+        "retrytimeout": RETRY_TIMEOUT,
     }
 
 

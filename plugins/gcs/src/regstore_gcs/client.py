@@ -25,9 +25,9 @@ from google.api_core.retry import Retry
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
-from google.cloud import storage
-from google.cloud.storage.exceptions import InvalidResponse
-from google.cloud.storage.retry import DEFAULT_RETRY
+from google.cloud import storage  # type: ignore[import-untyped]
+from google.cloud.storage.exceptions import InvalidResponse  # type: ignore[import-untyped]
+from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
@@ -163,7 +163,9 @@ def _credentials(params: dict[str, Any], endpoint: str | None) -> tuple[Credenti
             with open(params["keyfile"], encoding="utf-8") as file:
                 info = json.load(file)
         except OSError as err:
-            raise _invalid("keyfile", f"cannot be read: {err.strerror or type(err).__name__}") from None
+            raise _invalid(
+                "keyfile", f"cannot be read: {err.strerror or type(err).__name__}"
+            ) from None
         except ValueError:
             raise _invalid("keyfile", "is no JSON document") from None
         if not isinstance(info, dict):
@@ -181,11 +183,11 @@ def _credentials(params: dict[str, Any], endpoint: str | None) -> tuple[Credenti
         try:
             credentials: Credentials
             if kind == "service_account":
-                credentials = service_account.Credentials.from_service_account_info(
+                credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
                     info, scopes=[SCOPE]
                 )
             else:
-                credentials = user_credentials.Credentials.from_authorized_user_info(
+                credentials = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
                     info, scopes=[SCOPE]
                 )
         except (auth_exceptions.GoogleAuthError, ValueError, TypeError, KeyError) as err:
@@ -216,13 +218,15 @@ def make_connection(params: dict[str, Any]) -> Connection:
     credentials, project = _credentials(params, endpoint)
     anonymous = isinstance(credentials, AnonymousCredentials)
     session: requests.Session = (
-        requests.Session() if anonymous else AuthorizedSession(credentials)
+        requests.Session() if anonymous else AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
     )
     pool = params["maxconcurrency"] + 2 * params["uploadconcurrency"] + 4
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    info = ClientInfo(user_agent=params["useragent"]) if params["useragent"] else None
+    info = None
+    if params["useragent"]:
+        info = ClientInfo(user_agent=params["useragent"])  # type: ignore[no-untyped-call]
     options = {"api_endpoint": endpoint} if endpoint else None
     client = storage.Client(
         project=project or "<none>",
@@ -233,9 +237,11 @@ def make_connection(params: dict[str, Any]) -> Connection:
     )
     timeout = params["retrytimeout"]
     retry = DEFAULT_RETRY.with_timeout(timeout) if timeout > 0 else None
-    signer = credentials if hasattr(credentials, "sign_bytes") and hasattr(
-        credentials, "signer_email"
-    ) else None
+    signer = (
+        credentials
+        if hasattr(credentials, "sign_bytes") and hasattr(credentials, "signer_email")
+        else None
+    )
     iam_signer = None
     email = getattr(credentials, "service_account_email", None)
     if signer is None and not anonymous and isinstance(email, str):

@@ -20,6 +20,7 @@ Requests per operation (the tests count them):
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import secrets
 import threading
@@ -28,8 +29,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, BinaryIO, Self
 
-from google.cloud import storage
-from google.cloud.storage.retry import DEFAULT_RETRY
+from google.auth.transport.requests import Request
+from google.cloud import storage  # type: ignore[import-untyped]
+from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 
 from regstore import (
     Buffer,
@@ -164,7 +166,9 @@ class GCSDriver(StorageDriver):
         )
         return name, int(blob.generation)
 
-    def compose_many(self, jobs: list[tuple[str, list[PartRef]]]) -> list[PartRef]:
+    def compose_many(
+        self, jobs: builtins.list[tuple[str, builtins.list[PartRef]]]
+    ) -> builtins.list[PartRef]:
         """Composes in parallel (up to maxconcurrency), results in order."""
         futures = [self._submit(self.compose, name, group) for name, group in jobs]
         return [future.result() for future in futures]
@@ -227,7 +231,7 @@ class GCSDriver(StorageDriver):
             return FileInfo(path, 0, info.mod_time, True)
         raise PathNotFoundError(path)
 
-    def list(self, path: str) -> list[str]:
+    def list(self, path: str) -> builtins.list[str]:
         prefix = self.keys.dir_prefix(path)
         children: set[str] = set()
         subdirs: set[str] = set()
@@ -285,7 +289,7 @@ class GCSDriver(StorageDriver):
         start_offset: str | None = None,
         page_size: int = PAGE,
         delimiter: str | None = None,
-    ) -> tuple[list[storage.Blob], tuple[str, ...], bool]:
+    ) -> tuple[builtins.list[storage.Blob], tuple[str, ...], bool]:
         """One listing request: objects, prefixes, whether more follow."""
         iterator = self.client.list_blobs(
             self.bucket,
@@ -311,7 +315,7 @@ class GCSDriver(StorageDriver):
         delimiter: str | None = None,
         start_offset: str | None = None,
         page_size: int = PAGE,
-    ) -> Iterator[tuple[list[storage.Blob], tuple[str, ...]]]:
+    ) -> Iterator[tuple[builtins.list[storage.Blob], tuple[str, ...]]]:
         """Every page of a listing (lazily: one request per page)."""
         iterator = self.client.list_blobs(
             self.bucket,
@@ -415,9 +419,7 @@ class GCSDriver(StorageDriver):
             return GCSWriter(self, path, self._resume_state(path))
         # A new upload replaces any earlier one of this path.
         self.delete_prefix(self._parts_prefix(path))
-        writer = GCSWriter(
-            self, path, ResumeState(secrets.token_hex(8), self.settings.chunk_size)
-        )
+        writer = GCSWriter(self, path, ResumeState(secrets.token_hex(8), self.settings.chunk_size))
         writer.close_record()
         return writer
 
@@ -438,13 +440,15 @@ class GCSDriver(StorageDriver):
 
     # -- uploads in flight ----------------------------------------------------
 
-    def _scan_uploads(self) -> tuple[list[UploadInfo], dict[str, list[tuple[str, int]]]]:
+    def _scan_uploads(
+        self,
+    ) -> tuple[builtins.list[UploadInfo], dict[str, builtins.list[tuple[str, int]]]]:
         """Every upload under the root: those with a record (by path), and
         groups of parts whose token no record names (a replaced or crashed
         writer's). Returns the infos and, per ident, the objects to delete."""
         hidden = self.keys.hidden_prefix
         records: dict[str, storage.Blob] = {}
-        parts: dict[tuple[str, str], list[storage.Blob]] = {}
+        parts: dict[tuple[str, str], builtins.list[storage.Blob]] = {}
         for items, _ in self._pages(hidden):
             for blob in items:
                 rest = blob.name[len(hidden) :]
@@ -454,8 +458,8 @@ class GCSDriver(StorageDriver):
                 owner, _, below = rest.partition("~")
                 token = below.split("/", 1)[0]
                 parts.setdefault((owner, token), []).append(blob)
-        infos: list[UploadInfo] = []
-        doomed: dict[str, list[tuple[str, int]]] = {}
+        infos: builtins.list[UploadInfo] = []
+        doomed: dict[str, builtins.list[tuple[str, int]]] = {}
         for rest, record in records.items():
             meta = record.metadata or {}
             token = str(meta.get(META_TOKEN, ""))
@@ -463,9 +467,7 @@ class GCSDriver(StorageDriver):
             modified = max([_utc(record.updated), *(_utc(b.updated) for b in group)])
             size = meta.get(META_SIZE)
             ident = f"{rest}~{token}"
-            infos.append(
-                UploadInfo("/" + rest, int(size) if size else None, modified, True, ident)
-            )
+            infos.append(UploadInfo("/" + rest, int(size) if size else None, modified, True, ident))
             doomed[ident] = [(b.name, int(b.generation)) for b in [record, *group]]
         for (rest, token), group in parts.items():
             ident = f"{rest}~{token}"
@@ -549,10 +551,10 @@ class GCSDriver(StorageDriver):
         raised together."""
         if not items:
             return
-        futures: list[tuple[str, Future[None]]] = [
+        futures: builtins.list[tuple[str, Future[None]]] = [
             (name, self._submit(self._delete_one, name, generation)) for name, generation in items
         ]
-        errors: list[tuple[str, BaseException]] = []
+        errors: builtins.list[tuple[str, BaseException]] = []
         for name, future in futures:
             err = future.exception()
             if err is not None:
@@ -611,8 +613,6 @@ class GCSDriver(StorageDriver):
         if connection.iam_signer is not None:
             email, credentials = connection.iam_signer
             if not credentials.valid:
-                from google.auth.transport.requests import Request
-
                 credentials.refresh(Request())  # type: ignore[no-untyped-call]
             return str(
                 blob.generate_signed_url(

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 from google.api_core import exceptions as api_exceptions
-from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
+from google.cloud.storage.exceptions import DataCorruption, InvalidResponse  # type: ignore[import-untyped]
 
 __all__ = ["STREAM_ERRORS", "as_api_error", "is_not_found", "is_precondition_failed", "status_of"]
 
@@ -45,4 +45,5 @@ def as_api_error(err: InvalidResponse) -> api_exceptions.GoogleAPICallError:
     """The media layer's InvalidResponse as the api_core error of its status,
     as the library's public upload methods turn it (message from the body)."""
     response: Any = err.response
-    return api_exceptions.from_http_response(response)
+    error: api_exceptions.GoogleAPICallError = api_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
+    return error

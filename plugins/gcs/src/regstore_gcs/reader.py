@@ -21,7 +21,7 @@ from regstore_gcs.errors import is_not_found
 if TYPE_CHECKING:
     from regstore_gcs.driver import GCSDriver
 
-__all__ = ["ObjectChangedError", "WINDOW", "open_reader"]
+__all__ = ["WINDOW", "ObjectChangedError", "open_reader"]
 
 #: Bytes per ranged request. Two windows per reader are in memory at most.
 WINDOW = 8 * 1024 * 1024

@@ -41,7 +41,6 @@ import google_crc32c
 
 from regstore import StorageDriverError
 from regstore.parts import PartWriter
-from regstore_gcs.client import upload_bytes
 from regstore_gcs.errors import is_not_found, is_precondition_failed
 
 if TYPE_CHECKING:
@@ -53,9 +52,9 @@ __all__ = [
     "META_COMMIT",
     "META_SIZE",
     "META_TOKEN",
+    "GCSWriter",
     "PartRef",
     "ResumeState",
-    "GCSWriter",
     "crc32c_of",
     "parse_record",
     "record_body",
@@ -69,7 +68,7 @@ COMPOSE_LIMIT = 32
 MAX_PARTS = 10_000
 #: Record metadata (also in the JSON line): read by list_uploads from the
 #: listing and by commit's check with one metadata request.
-META_TOKEN = "regstore-token"
+META_TOKEN = "regstore-token"  # noqa: S105  (a metadata key, not a password)
 META_SIZE = "regstore-size"
 #: On a committed object: the commit that composed it (a retried compose
 #: that finds K changed accepts it when this is its own).
@@ -170,7 +169,10 @@ class GCSWriter(PartWriter[PartRef]):
         writer last saw (a 412 with our own record there is a lost reply)."""
         body = record_body(self._token, self.part_size, parts, tail)
         blob = self._driver.bucket.blob(self._record_key)
-        blob.metadata = {META_TOKEN: self._token, META_SIZE: str(len(parts) * self.part_size + len(tail))}
+        blob.metadata = {
+            META_TOKEN: self._token,
+            META_SIZE: str(len(parts) * self.part_size + len(tail)),
+        }
         try:
             self._driver.upload(blob, body, if_generation_match=self._record_generation)
         except Exception as err:
@@ -215,9 +217,7 @@ class GCSWriter(PartWriter[PartRef]):
         level = 0
         while len(sources) > COMPOSE_LIMIT:
             level += 1
-            groups = [
-                sources[i : i + COMPOSE_LIMIT] for i in range(0, len(sources), COMPOSE_LIMIT)
-            ]
+            groups = [sources[i : i + COMPOSE_LIMIT] for i in range(0, len(sources), COMPOSE_LIMIT)]
             names = [f"{self._dir}{self._session}.c{level}.{i:06d}" for i in range(len(groups))]
             sources = self._driver.compose_many(list(zip(names, groups, strict=True)))
         self._compose_final(sources)
