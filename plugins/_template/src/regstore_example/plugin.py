@@ -1,4 +1,5 @@
-"""The entry point: declares the `example` driver without importing it.
+"""The entry points: declare the `example` driver (and the `example`
+middleware) without importing either.
 
 Core reads this module when a user asks for `example` and nothing else: keep
 it free of the backend's libraries so `regstore drivers` and the creation of
@@ -9,6 +10,7 @@ imported only when a driver is created.
 from __future__ import annotations
 
 from regstore import API_VERSION, Capabilities, DriverSpec, Parameter
+from regstore.middleware import MiddlewareSpec
 
 SPEC = DriverSpec(
     name="example",
@@ -39,4 +41,20 @@ SPEC = DriverSpec(
     # Stated here so `regstore drivers` can list them without importing the driver.
     capabilities=Capabilities(redirect=False, persistent=True, walk_order="tree"),
     summary="one SQLite database file in rootdirectory",
+)
+
+# The `example` storage middleware (middleware.py), found by its entry point
+# in `registry.storage_middleware`. Its options are declared like a driver's
+# parameters and checked the same way; the factory is imported on use only.
+MIDDLEWARE = MiddlewareSpec(
+    name="example",
+    factory="regstore_example.middleware:create",
+    parameters=(
+        Parameter(
+            "protect",
+            required=True,
+            help="comma-separated path prefixes that delete and move must leave alone",
+        ),
+    ),
+    summary="refuse deletes and moves of protected paths",
 )
