@@ -1342,7 +1342,7 @@ def test_config_errors_exit_2(
     assert "keeps no uploads" in capsys.readouterr().err  # got as far as the driver
 
 
-def test_check_refuses_readonly(
+def test_check_and_bench_refuse_readonly(
     tmp_path: pathlib.Path, no_registry_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from regstore.cli import main
@@ -1353,8 +1353,11 @@ def test_check_refuses_readonly(
             "storage:\n  inmemory:\n  maintenance: {readonly: {enabled: true}}\n",
         )
     )
-    assert main(["check", "--config", config]) == 2
-    assert "read-only" in capsys.readouterr().err
+    for command in ("check", "bench"):
+        assert main([command, "--config", config]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {config} sets storage.maintenance.readonly.enabled" in err
+        assert "read-only" in err
 
 
 def _run_cli(*args: str, extra_path: pathlib.Path | None = None, **environ: str) -> Any:

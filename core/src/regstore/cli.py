@@ -442,6 +442,15 @@ def bench(
     mode: Mode = "quick" if quick else "full" if full else "default"
     registry = default_registry()
     target = _target(ctx, registry, name, params, config_file)
+    if target.config is not None and target.config.maintenance.readonly.enabled:
+        # The cases build the bare driver in child processes, which would
+        # write to a store the file declares read-only.
+        click.echo(
+            f"error: {config_file} sets storage.maintenance.readonly.enabled: the "
+            "benchmarks write, so they cannot run on a read-only store",
+            err=True,
+        )
+        ctx.exit(EXIT_CONFIG)
     # The cases run in child processes that take parameters as text: a
     # mapping (azure `credentials`) travels as JSON, which it accepts.
     name = target.name
