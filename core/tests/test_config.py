@@ -550,6 +550,38 @@ def test_missing_file_names_it(tmp_path: pathlib.Path, bare: DriverRegistry, nam
     assert str(caught.value).startswith(f"{target}: cannot read the configuration")
 
 
+def test_file_encoding(tmp_path: pathlib.Path, bare: DriverRegistry) -> None:
+    # Was a UnicodeDecodeError out of load_config.
+    latin1 = tmp_path / "latin1.yml"
+    latin1.write_bytes(b"storage:\n  filesystem:\n    rootdirectory: /caf\xe9\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(latin1, environ={}, registry=bare)
+    assert str(caught.value) == f"{latin1}: the configuration is not UTF-8 text (byte 46)"
+    bom = tmp_path / "bom.yml"
+    bom.write_bytes(b"\xef\xbb\xbfstorage: inmemory\n")
+    assert load_config(bom, environ={}, registry=bare).driver == "inmemory"
+
+
+def test_key_given_twice_keeps_the_last_as_upstream(bare: DriverRegistry) -> None:
+    # Upstream's yaml.Unmarshal (not strict) keeps the last value; so does
+    # regstore, to read what the registry reads. Upstream's own listing
+    # gives middleware.storage twice: the redirect entry is what counts.
+    text = """
+    storage:
+      filesystem: {}
+    storage:
+      inmemory:
+    middleware:
+      storage:
+        - name: cloudfront
+      storage:
+        - name: redirect
+    """
+    config = _load(text, bare)
+    assert config.driver == "inmemory"
+    assert [m.name for m in config.middleware] == ["redirect"]
+
+
 def test_bad_source_type(bare: DriverRegistry) -> None:
     with pytest.raises(ConfigError, match="not int"):
         load_config(42, environ={}, registry=bare)  # type: ignore[arg-type]

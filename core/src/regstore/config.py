@@ -317,11 +317,17 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str,
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ConfigError(f"{origin}: cannot read the configuration: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"{origin}: the configuration is not UTF-8 text (byte {err.start})"
+            ) from None
     else:
         raise ConfigError(
             f"a configuration is a file path, YAML text or a mapping, not {type(source).__name__}"
         )
     try:
+        # A key given twice keeps its last value, as upstream's yaml.Unmarshal
+        # (not strict) does: regstore reads what the registry reads.
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
