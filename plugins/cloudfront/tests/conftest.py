@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import shutil
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,14 +72,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
-def bucket(moto_server: LocalService) -> str:
-    """A bucket for the session (tests use random roots inside it)."""
+def s3_client(moto_server: LocalService) -> Any:
+    """A plain boto3 client on the moto server."""
     import boto3
     from botocore.config import Config
 
-    name = f"regstore-cf-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=moto_server.endpoint,
         region_name="us-east-1",
@@ -85,7 +85,13 @@ def bucket(moto_server: LocalService) -> str:
         aws_secret_access_key="testing-secret-key",
         config=Config(s3={"addressing_style": "path"}),
     )
-    client.create_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="session")
+def bucket(moto_server: LocalService) -> str:
+    """A bucket for the session (tests use random roots inside it)."""
+    name = f"regstore-cf-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_server).create_bucket(Bucket=name)
     return name
 
 
@@ -99,6 +105,8 @@ def s3_base_params(moto_server: LocalService, bucket: str) -> dict[str, object]:
         "forcepathstyle": "true",
         "accesskey": "AKIDREGSTOREMOTO",
         "secretkey": "testing-secret-key",
+        # S3's smallest part: the suite's 6 MiB writes then send parts.
+        "chunksize": 5 * 1024 * 1024,
     }
 
 
@@ -259,3 +267,77 @@ class NotS3(StorageDriver):
 def not_s3() -> Callable[[], StorageDriver]:
     """Makes a driver that is not s3."""
     return NotS3
+
+
+# -- a CloudFront stand-in on loopback ---------------------------------------------
+
+
+class CloudFrontStandIn:
+    """What CloudFront does with a signed URL, on loopback: checks the
+    canned-policy signature against the public key, the key pair ID and the
+    expiry (403 otherwise), then serves the object whose key is the URL's
+    path from the bucket on moto (404 if absent). GET and HEAD."""
+
+    def __init__(self, public_key: rsa.RSAPublicKey, key_pair_id: str, s3: Any, bucket: str):
+        import http.server
+        import urllib.parse
+
+        owner = self
+        self.requests = 0
+        self.refused = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, with_body: bool) -> None:
+                owner.requests += 1
+                url = f"{owner.endpoint}{self.path}"
+                try:
+                    resource, expires, kpid = verify_signed(url, public_key)
+                    assert kpid == key_pair_id
+                    assert expires > time.time()
+                except Exception:  # noqa: BLE001  (any failure is CloudFront's 403)
+                    owner.refused += 1
+                    self._send(403, b"signature refused")
+                    return
+                key = urllib.parse.unquote(urllib.parse.urlsplit(resource).path.lstrip("/"))
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except s3.exceptions.NoSuchKey:
+                    self._send(404, b"no such key")
+                    return
+                self._send(200, body, with_body)
+
+            def _send(self, status: int, body: bytes, with_body: bool = True) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._answer(True)
+
+            def do_HEAD(self) -> None:
+                self._answer(False)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def cloudfront_stand_in(
+    rsa_key: rsa.RSAPrivateKey, moto_server: LocalService, bucket: str
+) -> Iterator[CloudFrontStandIn]:
+    """A CloudFront stand-in serving the session's bucket."""
+    stand_in = CloudFrontStandIn(rsa_key.public_key(), KEY_PAIR_ID, s3_client(moto_server), bucket)
+    yield stand_in
+    stand_in.close()

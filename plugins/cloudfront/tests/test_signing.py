@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,3 +219,31 @@ def test_everything_else_passes_through(s3_driver: Any, cloudfront: Callable[...
     assert driver.key("/a/b") == s3_driver.key("/a/b")  # extras forwarded
     driver.delete("/a")
     assert driver.list("/") == []
+
+
+def test_cloudfront_stand_in_accepts_the_urls(
+    s3_driver: StorageDriver, cloudfront: Callable[..., Any], cloudfront_stand_in: Any
+) -> None:
+    # The URLs are fetched from a stand-in that checks them as CloudFront
+    # does (signature, key pair ID, expiry) and serves the bucket's objects.
+    driver = cloudfront(s3_driver, baseurl=cloudfront_stand_in.endpoint)
+    driver.put_content(BLOB, b"layer bytes")
+    with urllib.request.urlopen(driver.redirect_url(BLOB), timeout=30) as response:
+        assert response.read() == b"layer bytes"
+    head = urllib.request.Request(driver.redirect_url(BLOB, "HEAD"), method="HEAD")
+    with urllib.request.urlopen(head, timeout=30) as response:
+        assert response.headers["Content-Length"] == str(len(b"layer bytes"))
+    url = driver.redirect_url(BLOB)
+    refused = [
+        url.replace("Expires=", "Expires=1"),  # another expiry than signed
+        url.replace("/docker/", "/dockex/"),  # another object
+        cloudfront(s3_driver, baseurl=cloudfront_stand_in.endpoint, duration="1s").redirect_url(
+            BLOB
+        ),
+    ]
+    time.sleep(1.1)  # the last one has expired
+    for bad in refused:
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            urllib.request.urlopen(bad, timeout=30)
+        assert excinfo.value.code == 403
+    driver.delete(BLOB)
