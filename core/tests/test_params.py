@@ -319,3 +319,10 @@ def test_alias_sets_the_parameter_and_both_names_is_an_error() -> None:
 def test_redact_hides_secret_mappings_and_secret_fields_inside_mappings() -> None:
     shown = redact({"keyjson": {"a": 1}, "other": {"password": "p", "user": "u"}}, NESTED)
     assert shown == {"keyjson": REDACTED, "other": {"password": REDACTED, "user": "u"}}
+
+
+def test_choice_takes_yaml_booleans_as_the_words_written() -> None:
+    level = Parameter("loglevel", "choice", choices=("off", "debug"))
+    assert coerce_params("s3", (level,), {"loglevel": False})["loglevel"] == "off"
+    with pytest.raises(InvalidParameterError):
+        coerce_params("s3", (level,), {"loglevel": True})

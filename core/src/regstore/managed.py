@@ -9,6 +9,7 @@ hook around every call.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 from collections.abc import Callable, Iterator, Sequence
@@ -163,7 +164,16 @@ class ManagedDriver(StorageDriver):
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidOffsetError(path, offset, driver_name=self.name)
         stream = self._guard.call("reader", path, lambda: self._inner.reader(path, offset))
-        return ManagedReader(stream, path, self._guard)  # type: ignore[return-value]
+
+        def reopen(position: int) -> BinaryIO:
+            return self._guard.call("reader", path, lambda: self._inner.reader(path, position))
+
+        def size() -> int:
+            return self._guard.call("stat", path, lambda: self._inner.stat(path)).size
+
+        return ManagedReader(  # type: ignore[return-value]
+            stream, path, self._guard, offset=offset, reopen=reopen, size=size
+        )
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         path = self._path(path)
@@ -254,34 +264,148 @@ class ManagedDriver(StorageDriver):
             raise self._guard.translate(failure, operation, path)
 
 
-class ManagedReader(io.BufferedIOBase):
-    """A driver's reader with errors translated and bytes counted; the
-    `reader.close` operation reports the bytes read."""
+#: Positions passed on to a driver's own seek are capped here: files and
+#: BytesIO refuse offsets beyond what off_t holds, and no object is this
+#: large, so a read there is empty either way. `tell()` keeps the real one.
+_SEEK_CAP = 1 << 62
 
-    def __init__(self, inner: BinaryIO, path: str, guard: _Guard) -> None:
+
+class ManagedReader(io.BufferedIOBase):
+    """A driver's reader with errors translated and bytes counted (the
+    `reader.close` operation reports the bytes read), and seekable.
+
+    Seeking: where the driver's stream is seekable itself (a local file, the
+    s3 driver's ranged stream, which keeps its version pin), the seek goes
+    to it. Otherwise the stream is closed and a new one opened at the new
+    position, lazily, on the next read: a remote driver then sends one
+    ranged request, never a re-download from the start. Such a reopen can
+    see a newer version of the object, so drivers whose reader pins a
+    version should make their stream seekable.
+    """
+
+    def __init__(
+        self,
+        inner: BinaryIO,
+        path: str,
+        guard: _Guard,
+        *,
+        offset: int = 0,
+        reopen: Callable[[int], BinaryIO] | None = None,
+        size: Callable[[], int] | None = None,
+    ) -> None:
         super().__init__()
         self._inner = inner
         self._path = path
         self._guard = guard
         self._nbytes = 0
+        self._pos = offset
+        #: Where the inner stream stands, when it differs from _pos (a seek
+        #: not yet carried out); None when they agree.
+        self._pending: int | None = None
+        self._reopen = reopen
+        self._size = size
+        self._native = self._inner_seekable()
+
+    def _inner_seekable(self) -> bool:
+        try:
+            return bool(self._inner.seekable())
+        except (AttributeError, ValueError):
+            return False
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"seek offset must be an int, not {type(offset).__name__}")
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._end() + offset
+        else:
+            raise ValueError(f"seek: whence must be SEEK_SET, SEEK_CUR or SEEK_END, not {whence!r}")
+        if target < 0:
+            raise ValueError(f"seek {self._path}: negative position {target}")
+        if target != self._pos:
+            self._pending = target
+            self._pos = target
+        return target
+
+    def _end(self) -> int:
+        """The object's size, for SEEK_END: from the driver's own stream
+        where it can seek, otherwise one `stat`."""
+        if self._native:
+
+            def size_from_stream() -> int:
+                end = int(self._inner.seek(0, io.SEEK_END))
+                self._pending = self._pos  # the stream moved; go back on read
+                return end
+
+            return self._guard.run("seek", self._path, size_from_stream)
+        if self._size is None:
+            raise io.UnsupportedOperation("seek from the end needs the object's size")
+        return self._size()
+
+    def _settle(self) -> None:
+        """Carry out a pending seek before reading."""
+        target = self._pending
+        if target is None:
+            return
+        if self._native:
+            self._guard.run("seek", self._path, lambda: self._seek_inner(target))
+        elif self._reopen is not None:
+            reopen = self._reopen
+            old = self._inner
+            self._inner = reopen(target)
+            with contextlib.suppress(Exception):
+                old.close()
+        else:
+            raise io.UnsupportedOperation(f"{self._path}: this reader cannot seek")
+        self._pending = None
+
+    def _seek_inner(self, target: int) -> None:
+        """Move the driver's own stream. A file refuses positions past what
+        its filesystem can hold (EINVAL, OverflowError): a read there is
+        empty, as it is at the end, so go to the end instead."""
+        try:
+            self._inner.seek(min(target, _SEEK_CAP))
+        except (OverflowError, OSError):
+            end = int(self._inner.seek(0, io.SEEK_END))
+            if target < end:
+                raise
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on closed reader")
+
     def read(self, size: int | None = -1) -> bytes:
+        self._settle()
         data = self._guard.run(
             "read", self._path, lambda: self._inner.read(-1 if size is None else size)
         )
         self._nbytes += len(data)
+        self._pos += len(data)
         return data
 
     def read1(self, size: int = -1) -> bytes:
         return self.read(size)
 
     def readinto(self, buffer: Buffer) -> int:  # type: ignore[override]
+        self._settle()
         n = self._guard.run("read", self._path, lambda: self._inner.readinto(buffer))  # type: ignore[attr-defined]
         count = int(n or 0)
         self._nbytes += count
+        self._pos += count
         return count
 
     def readinto1(self, buffer: Buffer) -> int:  # type: ignore[override]

@@ -180,6 +180,14 @@ class Parameter:
                 return number
             raise TypeError("not a number")
         if self.kind == "choice":
+            if isinstance(value, bool):
+                # YAML 1.1 reads `loglevel: off` as False: take the choice
+                # the writer meant, when the parameter has one.
+                words = ("true", "on", "yes") if value else ("false", "off", "no")
+                for choice in self.choices:
+                    if choice.lower() in words:
+                        return choice
+                raise ValueError("not a choice")
             if isinstance(value, str):
                 for choice in self.choices:
                     if value.strip().lower() == choice.lower():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import math
 import os
 from collections.abc import Callable
@@ -808,3 +809,45 @@ def test_reader_checks_the_etag_itself_where_if_match_is_ignored(
     assert calls[1].get("IfMatch")
     monkeypatch.undo()
     driver.delete("/v")
+
+
+def test_seek_is_one_ranged_request_pinned_to_the_version(
+    s3_params: dict[str, object], count_requests: Any
+) -> None:
+    """A seek drops the body; the next read asks for a range from the new
+    position with If-Match on the first ETag: nothing before the position is
+    downloaded, and a replaced object is refused rather than mixed in."""
+    driver = regstore.create("s3", s3_params)
+    data = os.urandom(8 * MIB)
+    driver.put_content("/big", data)
+    sent: list[dict[str, str]] = []
+    inner: Any = driver.inner  # type: ignore[attr-defined]
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(
+            {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()}
+        )
+
+    inner.client.meta.events.register("before-send.s3.GetObject", record)
+    try:
+        counter = count_requests(driver)
+        with driver.reader("/big") as reader:
+            assert reader.read(10) == data[:10]
+            counter.reset()
+            reader.seek(7 * MIB)
+            assert reader.read(100) == data[7 * MIB : 7 * MIB + 100]
+            assert counter.counts == {"GetObject": 1}
+            assert sent[-1]["Range"] == f"bytes={7 * MIB}-"
+            # Pinned to the version first read (a single PUT's ETag is its MD5).
+            expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            assert sent[-1]["If-Match"].strip('"') == expected
+            reader.seek(-5, io.SEEK_END)  # the size is known: no request
+            assert counter.counts == {"GetObject": 1}
+            assert reader.read() == data[-5:]
+            driver.put_content("/big", os.urandom(8 * MIB))
+            reader.seek(0)
+            with pytest.raises(regstore.StorageDriverError, match="changed"):
+                reader.read(10)
+    finally:
+        inner.client.meta.events.unregister("before-send.s3.GetObject", record)
+    driver.delete("/big")

@@ -29,6 +29,7 @@ from regstore.testing._failures import FailureTests
 from regstore.testing._listing import ListingTests
 from regstore.testing._process import ProcessTests
 from regstore.testing._redirect import RedirectTests
+from regstore.testing._seek import SeekTests
 from regstore.testing._streams import StreamTests
 from regstore.testing._walk import WalkTests
 from regstore.testing._writer import WriterTests
@@ -40,6 +41,7 @@ __all__ = ["StorageDriverSuite"]
 class StorageDriverSuite(
     ContentTests,
     StreamTests,
+    SeekTests,
     WriterTests,
     ListingTests,
     WalkTests,
