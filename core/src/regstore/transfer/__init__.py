@@ -18,6 +18,11 @@ and removes destination files the source lacks with `delete`.
 
 Design, and why:
 
+- **Up to date** means same size and a destination not older than the
+  source, within `modify_window` (1 s: S3 keeps whole seconds, local
+  filesystems tick every few milliseconds, clocks of two stores differ). A
+  source rewritten with the same size within that second after its copy is
+  missed by this rule; `sync(checksum=True)` compares content instead.
 - **Listing.** Both sides are walked once and held in memory (a few hundred
   bytes a file), so totals are known before the first byte moves (a
   progress bar's ETA) and the skip rule needs no `stat` per file: a sync
@@ -77,6 +82,8 @@ one store under different names are not recognised as overlapping.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from regstore.driver import StorageDriver
 from regstore.transfer._engine import Options, run
 from regstore.transfer._model import (
@@ -95,6 +102,7 @@ from regstore.transfer._plan import make_plan
 __all__ = [
     "CHECKPOINT_SIZE",
     "CHUNK_SIZE",
+    "MODIFY_WINDOW",
     "SMALL_FILE_SIZE",
     "EventKind",
     "FileError",
@@ -116,6 +124,11 @@ CHUNK_SIZE = 1 * MiB
 SMALL_FILE_SIZE = 8 * MiB
 #: A large file's upload is closed (made resumable) every this many bytes.
 CHECKPOINT_SIZE = 64 * MiB
+#: Modification times this close count as equal: S3 keeps whole seconds
+#: (a copy finished in the source's second looks older than it), local
+#: filesystems stamp files with a clock ticking every few milliseconds, and
+#: two stores' clocks differ.
+MODIFY_WINDOW = 1.0
 #: More threads than this is a typo, not a plan.
 MAX_JOBS = 256
 
@@ -140,6 +153,12 @@ def _options(
     return Options(jobs, verify, dry_run, chunk_size, small_file_size, checkpoint_size)
 
 
+def _window(seconds: float) -> dt.timedelta:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < 1e6:
+        raise TransferError(f"modify_window must be seconds from 0, not {seconds!r}")
+    return dt.timedelta(seconds=seconds)
+
+
 def copy(
     src: StorageDriver,
     src_path: str,
@@ -150,6 +169,7 @@ def copy(
     verify: bool = True,
     dry_run: bool = False,
     force: bool = False,
+    modify_window: float = MODIFY_WINDOW,
     progress: ProgressCallback | None = None,
     chunk_size: int = CHUNK_SIZE,
     small_file_size: int = SMALL_FILE_SIZE,
@@ -159,7 +179,8 @@ def copy(
 
     A directory's contents go into `dst_path`; a file goes to `dst_path`.
     Files already at the destination with the same size and a modification
-    time not older than the source's are skipped (so rerunning an
+    time not older than the source's (within `modify_window` seconds) are
+    skipped (so rerunning an
     interrupted copy resumes it) unless `force`. Returns a summary; a file
     that failed is listed in its `errors` and did not stop the others.
 
@@ -176,7 +197,16 @@ def copy(
         small_file_size=small_file_size,
         checkpoint_size=checkpoint_size,
     )
-    plan = make_plan(src, src_path, dst, dst_path, force=force, checksum=False, delete=False)
+    plan = make_plan(
+        src,
+        src_path,
+        dst,
+        dst_path,
+        force=force,
+        checksum=False,
+        delete=False,
+        modify_window=_window(modify_window),
+    )
     return run(src, dst, plan, options, progress)
 
 
@@ -191,6 +221,7 @@ def sync(
     jobs: int = 4,
     verify: bool = True,
     dry_run: bool = False,
+    modify_window: float = MODIFY_WINDOW,
     progress: ProgressCallback | None = None,
     chunk_size: int = CHUNK_SIZE,
     small_file_size: int = SMALL_FILE_SIZE,
@@ -199,9 +230,10 @@ def sync(
     """Make `dst_path` in `dst` hold what `src_path` in `src` holds.
 
     Files already equal are skipped: by default, same size and a
-    destination not older than the source (so a sync with nothing to do
-    reads no file contents); with `checksum`, files of the same size are
-    compared by sha256 of both sides whatever their times. With `delete`,
+    destination not older than the source, within `modify_window` seconds
+    (so a sync with nothing to do reads no file contents); with `checksum`,
+    files of the same size are compared by sha256 of both sides whatever
+    their times. With `delete`,
     destination files the source lacks are removed, after the copies, and
     only if no file failed. `dry_run` reports in `summary.actions` (and in
     "planned" events) what would be done, and writes nothing.
@@ -216,5 +248,14 @@ def sync(
         small_file_size=small_file_size,
         checkpoint_size=checkpoint_size,
     )
-    plan = make_plan(src, src_path, dst, dst_path, force=False, checksum=checksum, delete=delete)
+    plan = make_plan(
+        src,
+        src_path,
+        dst,
+        dst_path,
+        force=False,
+        checksum=checksum,
+        delete=delete,
+        modify_window=_window(modify_window),
+    )
     return run(src, dst, plan, options, progress)

@@ -118,6 +118,7 @@ def make_plan(
     force: bool,
     checksum: bool,
     delete: bool,
+    modify_window: dt.timedelta,
 ) -> Plan:
     """List both sides and decide each file's fate."""
     validate_path(src_path, allow_root=True, driver_name=src.name)
@@ -155,7 +156,7 @@ def make_plan(
             plan.copies.append(item)
         elif checksum:
             plan.copies.append(Item(item.src, item.dest, item.size, item.mod_time, compare=True))
-        elif there.mod_time >= entry.mod_time:
+        elif there.mod_time >= entry.mod_time - modify_window:
             plan.skips.append((item, "up to date"))
         else:
             plan.copies.append(item)
