@@ -9,16 +9,19 @@ no ADC lookup. This module imports the Google libraries, so only
 
 from __future__ import annotations
 
-import io
+import base64
 import json
 import logging
 import os
 import re
+import secrets
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import google.auth
+import google_crc32c
 import requests
 from google.api_core.client_info import ClientInfo
 from google.api_core.retry import Retry
@@ -26,18 +29,24 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage  # type: ignore[import-untyped]
-from google.cloud.storage.exceptions import InvalidResponse  # type: ignore[import-untyped]
 from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
-from regstore import InvalidParameterError
+from regstore import Buffer, InvalidParameterError
 from regstore.paths import is_valid_path
-from regstore_gcs.errors import as_api_error
+from regstore_gcs.errors import api_error
 from regstore_gcs.plugin import CHUNK_ALIGN
 
-__all__ = ["Connection", "Settings", "check_parameters", "make_connection", "upload_bytes"]
+__all__ = [
+    "Connection",
+    "Settings",
+    "check_parameters",
+    "crc32c_of",
+    "make_connection",
+    "upload_bytes",
+]
 
 DRIVER = "gcs"
 SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
@@ -257,52 +266,94 @@ def make_connection(params: dict[str, Any]) -> Connection:
     )
 
 
-class _Whole(io.RawIOBase):
-    """A stream that hands the library the caller's bytes object itself
-    (the media layer wants `bytes` and copies only into its request body)."""
+#: Bytes per call of the crc32c extension, which takes read-only buffers
+#: only: a bytearray part is checksummed through copies of this size.
+_CRC_STEP = 1024 * 1024
 
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self._data: bytes | None = data
 
-    def readable(self) -> bool:
-        return True
+def crc32c_of(data: Buffer) -> str:
+    """GCS's crc32c field of `data`: base64 of the big-endian CRC32C."""
+    view = memoryview(data).cast("B")
+    value = 0
+    for start in range(0, len(view), _CRC_STEP):
+        value = google_crc32c.extend(value, bytes(view[start : start + _CRC_STEP]))
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
 
-    def read(self, size: int | None = -1) -> bytes:
-        data, self._data = self._data, None
-        return data or b""
+
+class _MultipartBody:
+    """A multipart/related upload body (metadata, then the bytes) that
+    streams the caller's buffer instead of copying it into one body, as the
+    library's media layer does (it wants `bytes` and concatenates): a part
+    costs its own buffer and nothing more while it is sent. Iterable again
+    for a retry; its length gives the request a Content-Length."""
+
+    def __init__(self, metadata: dict[str, Any], data: memoryview) -> None:
+        self.boundary = "regstore-" + secrets.token_hex(16)
+        self._head = (
+            f"--{self.boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps(metadata)}\r\n--{self.boundary}\r\n"
+            "content-type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self._data = data
+        self._end = f"\r\n--{self.boundary}--\r\n".encode()
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._data) + len(self._end)
+
+    def __iter__(self) -> Iterator[bytes | memoryview]:
+        yield self._head
+        if len(self._data):
+            yield self._data
+        yield self._end
 
 
 def upload_bytes(
     blob: storage.Blob,
-    data: bytes,
+    data: Buffer,
     *,
     client: storage.Client,
     retry: Retry | None,
     if_generation_match: int | None = None,
     timeout: float = 60.0,
 ) -> None:
-    """One request, whatever the size: a multipart upload (metadata and
-    body together) whose crc32c, computed here, GCS checks against the
-    bytes it received. The library's public `upload_from_string` switches
-    to a resumable session (two requests or more) above 8 MiB, so this calls
-    the multipart step it would use below that. The blob's properties are
-    the stored object's afterwards (generation, crc32c, size)."""
-    try:
-        response = blob._do_multipart_upload(
-            client,
-            _Whole(data),
-            "application/octet-stream",
-            len(data),
-            None,
-            if_generation_match,
-            None,
-            None,
-            None,
-            timeout=timeout,
-            checksum="crc32c",
-            retry=retry,
-        )
-    except InvalidResponse as err:
-        raise as_api_error(err) from err
-    blob._set_properties(response.json())
+    """One request, whatever the size: a JSON API multipart upload (the
+    object's metadata and body together) carrying the body's crc32c, which
+    GCS checks against the bytes it received. The library's public
+    `upload_from_string` switches to a resumable session (two requests or
+    more) above 8 MiB and copies the body twice on the way; this sends the
+    same request from the caller's buffer, on the client's own authorized
+    session, retried by the library's retry policy. The blob's properties
+    are the stored object's afterwards (generation, crc32c, size)."""
+    view = memoryview(data).cast("B")
+    metadata: dict[str, Any] = {
+        "name": blob.name,
+        "contentType": "application/octet-stream",
+        "crc32c": crc32c_of(view),
+    }
+    if blob.metadata:
+        metadata["metadata"] = dict(blob.metadata)
+    connection = client._connection
+    query = [("uploadType", "multipart"), ("name", blob.name)]
+    if if_generation_match is not None:
+        query.append(("ifGenerationMatch", str(if_generation_match)))
+    url = (
+        f"{connection.API_BASE_URL}/upload/storage/v1/b/"
+        f"{urllib.parse.quote(blob.bucket.name, safe='')}/o?{urllib.parse.urlencode(query)}"
+    )
+    body = _MultipartBody(metadata, view)
+    headers = {
+        "Content-Type": f'multipart/related; boundary="{body.boundary}"',
+        "User-Agent": connection.user_agent,
+        **getattr(client, "_extra_headers", {}),
+    }
+    session: requests.Session = client._http
+
+    def send() -> dict[str, Any]:
+        payload: Any = body  # an iterable with a length: streamed, Content-Length set
+        response = session.post(url, data=payload, headers=headers, timeout=timeout)
+        if response.status_code != 200:
+            raise api_error(response)
+        resource: dict[str, Any] = response.json()
+        return resource
+
+    blob._set_properties(retry(send)() if retry is not None else send())

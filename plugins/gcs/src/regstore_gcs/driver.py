@@ -122,7 +122,7 @@ class GCSDriver(StorageDriver):
     # -- requests the writer shares -----------------------------------------
 
     def upload(
-        self, blob: storage.Blob, data: bytes, *, if_generation_match: int | None = None
+        self, blob: storage.Blob, data: Buffer, *, if_generation_match: int | None = None
     ) -> None:
         """One single-request upload with crc32c, retried by the library
         (the same bytes again, or guarded by the generation)."""
@@ -411,8 +411,8 @@ class GCSDriver(StorageDriver):
     # -- writing -------------------------------------------------------------
 
     def put_content(self, path: str, data: Buffer) -> None:
-        # A copy the caller's later changes cannot reach; the library wants bytes.
-        self.upload(self.bucket.blob(self.key(path)), bytes(data))
+        # Sent from the caller's buffer: the upload is over when this returns.
+        self.upload(self.bucket.blob(self.key(path)), data)
 
     def writer(self, path: str, append: bool = False) -> FileWriter:
         if append:

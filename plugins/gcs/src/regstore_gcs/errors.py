@@ -8,7 +8,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse  # type: ignore[import-untyped]
 
-__all__ = ["STREAM_ERRORS", "as_api_error", "is_not_found", "is_precondition_failed", "status_of"]
+__all__ = ["STREAM_ERRORS", "api_error", "is_not_found", "is_precondition_failed", "status_of"]
 
 #: What a broken download raises mid-body, outside the library's retries.
 STREAM_ERRORS: tuple[type[BaseException], ...] = (
@@ -41,9 +41,9 @@ def is_precondition_failed(err: BaseException) -> bool:
     return isinstance(err, api_exceptions.PreconditionFailed) or status_of(err) == 412
 
 
-def as_api_error(err: InvalidResponse) -> api_exceptions.GoogleAPICallError:
-    """The media layer's InvalidResponse as the api_core error of its status,
-    as the library's public upload methods turn it (message from the body)."""
-    response: Any = err.response
+def api_error(response: Any) -> api_exceptions.GoogleAPICallError:
+    """The api_core error of a failed response (NotFound, PreconditionFailed,
+    ServiceUnavailable, ...), as the library makes them: its retry policy
+    knows which to retry."""
     error: api_exceptions.GoogleAPICallError = api_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
     return error

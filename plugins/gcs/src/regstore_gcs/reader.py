@@ -1,10 +1,11 @@
 """A windowed, generation-pinned download stream.
 
 The object is read in windows of ranged requests, each retried by the
-library; the first response's generation pins every later window, so a
-reader never returns bytes of two versions (a replaced object fails the
-read instead). The next window is fetched while the caller consumes the
-current one.
+library; the first response's generation pins every later window and
+every seek, so a reader never returns bytes of two versions (a replaced
+object fails the read instead). The stream seeks itself, so core's reader
+wrapper moves it rather than opening a new, unpinned one. The next window
+is fetched while the caller consumes the current one.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class _WindowStream(io.RawIOBase):
         self._eof = False
         self._pool: ThreadPoolExecutor | None = None
         self._next: Future[bytes | None] | None = None
+        #: A seek left the windows: the next read fetches at `_pos`.
+        self._refetch = False
         first = self._fetch(offset)
         if first is None:
             self._eof = True
@@ -100,22 +103,82 @@ class _WindowStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move within the version the reader started with: a position in
+        the current window costs nothing, any other one ranged request (of
+        the pinned generation) on the next read."""
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._size() + offset
+        else:
+            raise ValueError(f"seek: whence must be SEEK_SET, SEEK_CUR or SEEK_END, not {whence!r}")
+        if target < 0:
+            raise ValueError(f"seek {self._path}: negative position {target}")
+        if target == self._pos:
+            return target
+        window_start = self._pos - self._window_pos
+        if self._window and window_start <= target < window_start + len(self._window):
+            self._window_pos = target - window_start
+        else:
+            self._drop_window()
+            self._refetch = True
+        self._pos = target
+        return target
+
+    def _size(self) -> int:
+        """The size of the version being read (one metadata GET)."""
+        blob = self._driver.bucket.get_blob(
+            self._key,
+            generation=self._generation,
+            retry=self._driver.retry,
+            timeout=self._driver.settings.timeout,
+        )
+        if blob is None:
+            if self._generation is None:
+                raise PathNotFoundError(self._path)
+            raise ObjectChangedError(self._path)
+        if self._generation is None:
+            self._generation = int(blob.generation)
+        return int(blob.size or 0)
+
+    def _drop_window(self) -> None:
+        if self._next is not None:
+            self._next.cancel()  # or let it finish unread
+            self._next = None
+        self._window, self._window_pos = b"", 0
+        self._eof = False
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         while True:
             left = len(self._window) - self._window_pos
             if left > 0:
                 n = min(left, len(view))
-                view[:n] = memoryview(self._window)[self._window_pos : self._window_pos + n]
+                start = self._window_pos
+                view[:n] = memoryview(self._window)[start : start + n]
                 self._window_pos += n
                 self._pos += n
                 return n
-            if self._eof or self._next is None:
+            if self._refetch:
+                self._refetch = False
+                data = self._fetch(self._pos)
+            elif self._eof or self._next is None:
                 self._eof = True
                 return 0
-            future, self._next = self._next, None
-            data = future.result()
+            else:
+                future, self._next = self._next, None
+                data = future.result()
             if data is None:
+                self._window, self._window_pos = b"", 0
                 self._eof = True
                 return 0
             self._window, self._window_pos = data, 0

@@ -31,16 +31,14 @@ and a 412 is accepted when K carries this writer's commit id.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import google_crc32c
-
 from regstore import StorageDriverError
 from regstore.parts import PartWriter
+from regstore_gcs.client import crc32c_of
 from regstore_gcs.errors import is_not_found, is_precondition_failed
 
 if TYPE_CHECKING:
@@ -55,7 +53,6 @@ __all__ = [
     "GCSWriter",
     "PartRef",
     "ResumeState",
-    "crc32c_of",
     "parse_record",
     "record_body",
 ]
@@ -79,12 +76,6 @@ COMPOSE_ATTEMPTS = 5
 
 #: A part object: its name and generation.
 PartRef = tuple[str, int]
-
-
-def crc32c_of(data: bytes | bytearray | memoryview) -> str:
-    """GCS's crc32c field: base64 of the big-endian CRC32C."""
-    value = google_crc32c.value(bytes(data))
-    return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
 @dataclass
@@ -162,7 +153,9 @@ class GCSWriter(PartWriter[PartRef]):
 
     def send_part(self, number: int, body: bytes | bytearray) -> PartRef:
         """One request: the part object, new (if_generation_match=0)."""
-        return self._put_object(f"{self._dir}{self._session}.{number:06d}", bytes(body))
+        # The buffer itself (no copy): the writer never changes a part's
+        # buffer once handed over, and keeps it until the send succeeds.
+        return self._put_object(f"{self._dir}{self._session}.{number:06d}", body)
 
     def persist(self, parts: list[PartRef], tail: bytes) -> None:
         """The record, in one request, replacing only the generation this
@@ -237,7 +230,7 @@ class GCSWriter(PartWriter[PartRef]):
         self._driver.delete_prefix(self._dir)
         self._driver.delete_record(self.path, self._token)
 
-    def _put_object(self, name: str, data: bytes) -> PartRef:
+    def _put_object(self, name: str, data: bytes | bytearray) -> PartRef:
         """A new object of `data` at `name`; returns its generation."""
         bucket = self._driver.bucket
         blob = bucket.blob(name)
