@@ -402,14 +402,42 @@ def test_large_file_resumes_through_the_writer(
     assert dst.get_content("/b/big") == data
 
 
-def test_resume_after_the_source_changed_never_leaves_a_mix(
+def test_resume_after_the_source_changed_sends_it_whole(
     fs: Callable[[str], StorageDriver],
 ) -> None:
+    """The source changed after the upload was last touched (the filesystem
+    driver lists its uploads with their times): the upload is discarded."""
     src, dst = fs("src"), Counting(fs("dst"))
     big_file(src, "/a/big", 3 * MiB, seed=1)
     dst.fail_write_at = 2 * MiB
     assert copy(src, "/a", dst, "/b", **SIZES).files_failed == 1
+    time.sleep(0.02)  # past the filesystem's clock tick
     new = big_file(src, "/a/big", 3 * MiB, seed=2)  # same size, other bytes
+
+    again = Counting(dst.inner)
+    summary = copy(src, "/a", again, "/b", **SIZES)
+    assert summary.ok
+    assert summary.files_resumed == 0
+    assert summary.bytes_written == 3 * MiB
+    assert dst.get_content("/b/big") == new
+
+
+@pytest.mark.parametrize("where", ["inmemory", "touched"])
+def test_a_resume_the_times_cannot_catch_is_redone_after_verification(
+    fs: Callable[[str], StorageDriver], where: str
+) -> None:
+    """inmemory cannot list its uploads; "touched": the upload was reopened
+    after the source changed. Either way the resumed file holds a mix, does
+    not verify, and is sent again whole: the final content is the source's."""
+    src = fs("src")
+    dst = Counting(mem() if where == "inmemory" else fs("dst"))
+    big_file(src, "/a/big", 3 * MiB, seed=1)
+    dst.fail_write_at = 2 * MiB
+    assert copy(src, "/a", dst, "/b", **SIZES).files_failed == 1
+    new = big_file(src, "/a/big", 3 * MiB, seed=2)  # same size, other bytes
+    if where == "touched":
+        time.sleep(0.02)
+        dst.inner.writer("/b/big", append=True).close()
 
     again = Counting(dst.inner)
     summary = copy(src, "/a", again, "/b", **SIZES)

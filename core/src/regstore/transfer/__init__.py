@@ -53,8 +53,13 @@ Design, and why:
   reads the source from 0 with one reader, hashing the prefix the upload
   already holds without sending it, then sends the rest: hash and sent
   bytes come from one version of the source (a reader never splices two).
-  An upload longer than the source, or a source that ends before the
-  upload's size, is cancelled and the file sent whole. After the commit the
+  An upload that cannot be the source's prefix is cancelled and the file
+  sent whole: one longer than the source, one the source ends before, and
+  one last touched before the source's last change (the destination's
+  `list_uploads`, read once at the first resume, gives that time where the
+  driver can list its uploads; skewed clocks of the two stores can only
+  make it restart needlessly, or let verification catch what it missed).
+  After the commit the
   destination is read back; if its sha256 differs from the source's (the
   prefix came from an older version), the file is sent again whole and
   verified again. So the final content is never a mix; between that commit

@@ -14,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, TypeVar
 
-from regstore.driver import FileWriter, StorageDriver
-from regstore.errors import PathNotFoundError, StorageDriverError, UploadInUseError
+from regstore.driver import FileWriter, StorageDriver, UploadInfo
+from regstore.errors import (
+    PathNotFoundError,
+    StorageDriverError,
+    UnsupportedMethodError,
+    UploadInUseError,
+)
 from regstore.transfer._model import (
     FileError,
     PlannedAction,
@@ -86,6 +91,8 @@ class _Run:
         self.summary = TransferSummary(dry_run=options.dry_run)
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self._uploads: dict[str, UploadInfo] | None = None
+        self._uploads_lock = threading.Lock()
 
     # -- reporting ---------------------------------------------------------
 
@@ -298,10 +305,32 @@ class _Run:
             except StorageDriverError:
                 pass  # nothing to resume (PathNotFoundError), or committed content only
             else:
-                if writer.size <= item.size:
+                if writer.size <= item.size and not self.stale(item):
                     return writer, writer.size
-                writer.cancel()  # longer than the source: another version's upload
+                # Longer than the source, or older than its last change:
+                # the upload holds another version's bytes.
+                writer.cancel()
         return self.dst.writer(item.dest), 0
+
+    def stale(self, item: Item) -> bool:
+        """Whether the source changed after the destination's upload was
+        last touched (then its bytes are another version's). The uploads are
+        listed once, on the first resume, where the driver can list them; a
+        change the listing cannot show (the source changed while the
+        interrupted run was still writing) is left to verification."""
+        with self._uploads_lock:
+            if self._uploads is None:
+                try:
+                    self._uploads = {
+                        u.path: u for u in self.dst.list_uploads() if u.path is not None and u.ours
+                    }
+                except UnsupportedMethodError:
+                    self._uploads = {}
+                except StorageDriverError:
+                    log.warning("cannot list the uploads of %s", self.dst.name, exc_info=True)
+                    self._uploads = {}
+            upload = self._uploads.get(item.dest)
+        return upload is not None and item.mod_time > upload.modified
 
     def copy_streamed(self, item: Item, *, resume: bool) -> tuple[str, bool]:
         """Stream through the destination's writer, closing it every
@@ -373,13 +402,19 @@ class _Run:
         return hasher.hexdigest(), offset > 0
 
     def same_content(self, item: Item) -> bool:
-        return self.hash_of(self.src, item.src) == self.hash_of(self.dst, item.dest)
+        return self.hash_of(self.src, item.src, interruptible=True) == self.hash_of(
+            self.dst, item.dest, interruptible=True
+        )
 
-    def hash_of(self, driver: StorageDriver, path: str) -> str:
+    def hash_of(self, driver: StorageDriver, path: str, *, interruptible: bool = False) -> str:
+        """The sha256 of what `path` holds. Verification is not
+        interruptible: a committed file left unverified would pass the skip
+        rule on the next run and never be checked."""
         hasher = hashlib.sha256()
         with driver.reader(path) as stream:
             while True:
-                self.check_stop()
+                if interruptible:
+                    self.check_stop()
                 chunk = stream.read(self.opt.chunk_size)
                 if not chunk:
                     return hasher.hexdigest()

@@ -55,7 +55,9 @@ class TransferEvent:
     nbytes: int = 0
     #: "scanned": how many files will be sent.
     files: int = 0
-    #: "started": the offset a resumed destination upload continues from.
+    #: "started": the offset a resumed destination upload continues from:
+    #: bytes already there, which a progress bar counts as done (they are
+    #: in "scanned"'s `size` but no "progress" event reports them).
     offset: int = 0
     #: "planned": "copy" or "delete".
     action: str = ""
