@@ -649,7 +649,7 @@ class UploadsDriver(InMemoryDriver):
 def cli_registry(monkeypatch: pytest.MonkeyPatch) -> DriverRegistry:
     """A fresh registry that the CLI's commands use instead of the default."""
     fresh = DriverRegistry()
-    monkeypatch.setattr("regstore.cli.default_registry", lambda: fresh)
+    monkeypatch.setattr("regstore.cli._common.default_registry", lambda: fresh)
     return fresh
 
 
@@ -690,7 +690,7 @@ def test_regstore_error_from_a_command_is_one_line(
     def unreachable(*args: object, **kwargs: object) -> None:
         raise StorageDriverError("connection refused by store.example:443", driver_name="inmemory")
 
-    monkeypatch.setattr("regstore._cli_check.run_check", unreachable)
+    monkeypatch.setattr("regstore.cli.suite_runner.run_check", unreachable)
     assert main(["check", "inmemory"]) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("checking inmemory")

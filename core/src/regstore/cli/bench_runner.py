@@ -36,7 +36,7 @@ from regstore.testing.roots import scratch_root
 
 __all__ = ["BenchRow", "bench_root", "child_main", "run_case_in_child"]
 
-_CHILD_CODE = "import regstore._cli_bench as b; b.child_main()"
+_CHILD_CODE = "import regstore.cli.bench_runner as b; b.child_main()"
 
 
 @dataclass
