@@ -300,3 +300,26 @@ def test_purge_uploads_unsupported_driver(capsys: pytest.CaptureFixture[str]) ->
 def test_purge_uploads_rejects_bad_age(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["purge-uploads", "inmemory", "--older-than", "soon"]) == 2
     assert "'soon' is not an age" in capsys.readouterr().err
+
+
+def test_without_pytest_the_cli_works_and_check_names_the_extra() -> None:
+    """pytest is the `testing` extra, not a dependency: without it the CLI
+    and the drivers work, and check/bench say how to get the suite."""
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "import regstore\n"
+        "from regstore.cli import main\n"
+        "d = regstore.create('inmemory'); d.put_content('/a', b'x'); assert d.get_content('/a')\n"
+        "assert main(['drivers']) == 0\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    for command in ("check", "bench"):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, command, "inmemory"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "pip install 'regstore[testing]'" in proc.stderr

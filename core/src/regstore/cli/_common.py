@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,18 @@ from regstore.params import coerce_params, parse_assignments, redact, secret_val
 def current_registry() -> DriverRegistry:
     """The registry commands use (tests put a registry of their own here)."""
     return default_registry()
+
+
+def require_testing(ctx: click.Context, command: str) -> None:
+    """`check` and `bench` run the conformance suite's code, which needs
+    pytest: an install without the `testing` extra gets the pip line."""
+    if importlib.util.find_spec("pytest") is None:
+        click.echo(
+            f"error: regstore {command} runs the conformance suite, which needs pytest: "
+            "pip install 'regstore[testing]'",
+            err=True,
+        )
+        ctx.exit(EXIT_CONFIG)
 
 
 #: Exit status for a configuration problem (unknown driver, bad parameter),

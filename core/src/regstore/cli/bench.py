@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,7 @@ from regstore.cli._common import (
     config_option,
     current_registry,
     param_option,
+    require_testing,
     resolve_target,
     secret_values_of,
     shown_params,
@@ -19,7 +21,9 @@ from regstore.cli._common import (
 from regstore.cli._group import cli
 from regstore.cli.table import format_bytes, format_table
 from regstore.errors import RegstoreError
-from regstore.testing.benchmarks import Mode
+
+if TYPE_CHECKING:
+    from regstore.testing.benchmarks import Mode
 
 
 def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -77,6 +81,7 @@ def bench(
     root that is removed afterwards. MB/s counts payload bytes (10^6) per
     put+get or write+read round trip, as distribution's benchmarks do.
     """
+    require_testing(ctx, "bench")
     from regstore.cli.bench_runner import bench_root, plan, run_case_in_child, select_cases  # noqa: PLC0415
 
     if quick and full:

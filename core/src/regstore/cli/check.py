@@ -9,6 +9,7 @@ from regstore.cli._common import (
     config_option,
     current_registry,
     param_option,
+    require_testing,
     resolve_target,
     shown_params,
 )
@@ -61,6 +62,7 @@ def check(
     must leave it empty. Prints one row per test and a summary; the exit
     status is non-zero when any test failed or errored, or none ran.
     """
+    require_testing(ctx, "check")
     from regstore.cli.suite_runner import run_check  # noqa: PLC0415  (pytest loads only here)
 
     registry = current_registry()
