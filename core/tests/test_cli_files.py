@@ -176,3 +176,37 @@ def test_usage_errors(store: StorageDriver, capsysbinary: pytest.CaptureFixture[
     code, _, err = run(capsysbinary, "put", "shared", "/p", "/no/such/local/file")
     assert code == 1
     assert "/no/such/local/file" in err
+
+
+def test_params_lists_kinds_defaults_limits_and_secrets(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    from regstore import Parameter
+
+    registry = DriverRegistry()
+    registry.register(
+        "declared",
+        lambda params: InMemoryDriver(),
+        parameters=(
+            Parameter("bucket", required=True, help="where"),
+            Parameter("secretkey", secret=True, default="hidden-default"),
+            Parameter("chunksize", "size", default=5 << 20, minimum=1 << 20, maximum=1 << 30),
+            Parameter("retries", "int", default=5, minimum=0, maximum=9, aliases=("old_retries",)),
+        ),
+    )
+    monkeypatch.setattr("regstore.cli._common.default_registry", lambda: registry)
+    code, out, _ = run(capsysbinary, "params", "declared")
+    text = out.decode()
+    assert code == 0
+    assert "hidden-default" not in text
+    rows = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert "(required)" in rows["bucket"]
+    assert "1048576..1073741824" in rows["chunksize"]
+    assert "yes" in rows["secretkey"]
+    assert "(old_retries)" in rows["retries"]
+    code, out, _ = run(capsysbinary, "params", "declared", "--json")
+    listed = {p["name"]: p for p in json.loads(out)}
+    assert listed["secretkey"]["default"] is None
+    assert listed["secretkey"]["secret"] is True
+    assert listed["retries"]["maximum"] == 9
+    assert run(capsysbinary, "params", "nosuch")[0] == 2

@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
-from regstore.cli._common import current_registry
+from regstore.cli._common import EXIT_CONFIG, current_registry
 from regstore.cli._group import cli
 from regstore.cli.table import format_table
 from regstore.driver import Capabilities
 from regstore.errors import RegstoreError
 from regstore.factory import DriverInfo, DriverRegistry
+from regstore.params import REDACTED, Parameter
 
 
 def _capabilities(registry: DriverRegistry, info: DriverInfo) -> Capabilities:
@@ -89,3 +90,73 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
         for r in rows
     ]
     click.echo(format_table(["NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES"], table))
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _default_text(param: Parameter) -> str:
+    if param.default is None:
+        return "(required)" if param.required else "-"
+    return REDACTED if param.secret else str(param.default)
+
+
+def _limits_text(param: Parameter) -> str:
+    if param.kind == "choice":
+        text = " | ".join(param.choices)
+        return text if len(text) <= 48 else text[:45] + "..."  # --json has them all
+    if param.kind == "mapping" and param.fields:
+        return "keys: " + ", ".join(f.name for f in param.fields)
+    low = "" if param.minimum is None else _number(param.minimum)
+    high = "" if param.maximum is None else _number(param.maximum)
+    return f"{low}..{high}" if (low or high) else "-"
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def params(ctx: click.Context, name: str, as_json: bool) -> None:
+    """List driver NAME's parameters: kind, default, limits, and which are
+    secret (read from its spec; no driver is created)."""
+    try:
+        declared = current_registry().spec(name).parameters
+    except RegstoreError as err:
+        click.echo(f"error: {err}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "default": None if p.secret else p.default,
+                        "required": p.required,
+                        "secret": p.secret,
+                        "minimum": p.minimum,
+                        "maximum": p.maximum,
+                        "choices": list(p.choices),
+                        "fields": [f.name for f in p.fields],
+                        "aliases": list(p.aliases),
+                        "help": p.help,
+                    }
+                    for p in declared
+                ],
+                indent=2,
+            )
+        )
+        return
+    rows = [
+        [
+            p.name + (" (" + ", ".join(p.aliases) + ")" if p.aliases else ""),
+            p.kind,
+            _default_text(p),
+            _limits_text(p),
+            "yes" if p.secret else "",
+            p.help,
+        ]
+        for p in declared
+    ]
+    click.echo(format_table(["PARAMETER", "KIND", "DEFAULT", "ALLOWED", "SECRET", "HELP"], rows))
