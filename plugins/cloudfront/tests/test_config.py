@@ -5,6 +5,9 @@ distribution's config.yml over an s3 driver, through `regstore.load_config`
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +158,38 @@ def test_bad_option_in_config_names_it(
     options = dict(upstream_options, ipfilteredby="everyone")
     with pytest.raises(RegstoreError, match="middleware cloudfront: parameter 'ipfilteredby'"):
         regstore.from_config(config_yaml(s3_params, options), environ={})
+
+
+def test_regstore_check_config_with_cloudfront(
+    tmp_path: Path,
+    s3_params: dict[str, object],
+    cloudfront_options: dict[str, object],
+    cloudfront_stand_in: Any,
+) -> None:
+    """`regstore check --config` on a config.yml with cloudfront: the
+    suite's redirect case fetches the signed URLs (from the CloudFront
+    stand-in, which verifies them) and its content cases pass through."""
+    options = dict(cloudfront_options, baseurl=cloudfront_stand_in.endpoint)
+    config = tmp_path / "config.yml"
+    config.write_text(config_yaml(s3_params, options))
+    served = cloudfront_stand_in.requests
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "regstore"),
+            "check",
+            "--config",
+            str(config),
+            "-k",
+            "redirect or put_get or get_content",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")},
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    row = next(line for line in result.stdout.splitlines() if "test_redirect_url " in line)
+    assert " passed " in row, row
+    assert cloudfront_stand_in.requests >= served + 2  # the GET and the HEAD
+    assert cloudfront_stand_in.refused == 0
