@@ -589,6 +589,21 @@ def test_dry_run_lists_actions_and_writes_nothing() -> None:
     assert tree(dst) == before
 
 
+def test_dry_run_with_checksum_compares_but_writes_nothing() -> None:
+    src, dst = mem(), Counting(mem())
+    for name in ("same", "other"):
+        src.put_content(f"/a/{name}", b"source")
+    time.sleep(0.002)
+    dst.inner.put_content("/a/same", b"source")
+    dst.inner.put_content("/a/other", b"dest!!")  # same size, newer, other content
+    summary = sync(src, "/a", dst, "/a", checksum=True, dry_run=True)
+    assert [(a.action, a.dest) for a in summary.actions] == [("copy", "/a/other")]
+    assert summary.files_skipped == 1
+    assert dst.readers == 2  # both compared
+    assert dst.changes() == 0
+    assert dst.get_content("/a/other") == b"dest!!"
+
+
 # -- verification --------------------------------------------------------------
 
 

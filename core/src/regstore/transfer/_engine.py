@@ -160,10 +160,28 @@ class _Run:
     def dry_run(self, plan: Plan) -> None:
         for dest in plan.conflicts:
             self.plan_action(PlannedAction("delete", "", dest, 0))
+        # Checksum mode compares content even in a dry run (reading, not
+        # writing), on `jobs` threads; the actions keep the walk's order.
+        same: set[str] = set()
+        failed: set[str] = set()
+
+        def compare(item: Item) -> None:
+            try:
+                equal = self.same_content(item)
+            except _Stopped:
+                return
+            except Exception as err:  # noqa: BLE001  (one failed file must not stop the others)
+                failed.add(item.dest)
+                self.fail(item.src, item.dest, item.size, err)
+                return
+            if equal:
+                same.add(item.dest)
+
+        self.parallel([item for item in plan.copies if item.compare], compare)
         for item in plan.copies:
-            if item.compare and self.same_content(item):
+            if item.dest in same:
                 self.skip(item, "same content")
-            else:
+            elif item.dest not in failed:
                 self.plan_action(PlannedAction("copy", item.src, item.dest, item.size))
         for dest in plan.extras:
             self.plan_action(PlannedAction("delete", "", dest, 0))

@@ -24,7 +24,9 @@ __all__ = [
 #:   sent (checksum mode may still skip some). Emitted once, first.
 #: - "planned": dry run only, one per action (`action` "copy" or "delete").
 #: - "started": a file begins; `offset` is where its destination upload
-#:   resumed (0 for a fresh one).
+#:   resumed (0 for a fresh one). A file sent again whole (its resumed
+#:   upload did not verify, or the source grew past the small-file size
+#:   while being read) starts again; its "progress" counts both sends.
 #: - "progress": `nbytes` more bytes were written to the destination.
 #: - "finished", "skipped" (`reason` says why), "failed" (`error`),
 #:   "deleted" (sync with delete: `dest` removed).
