@@ -37,6 +37,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, cast
 
+# This file is named like the SDK's top-level package `azure`: keep its own
+# folder off the import path, or `import azure.storage.blob` finds it.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
 MIB = 1 << 20
 BLOCK = os.urandom(16 * MIB)
 WRITE = 1 * MIB
@@ -69,18 +74,31 @@ class PatternReader(io.RawIOBase):
 
 
 class Sink(io.RawIOBase):
-    """Counts written bytes and discards them."""
+    """Counts written bytes and discards them; seekable, as the SDK's
+    parallel download wants (it writes each range at its offset)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self._pos = 0
 
     def writable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = offset if whence == io.SEEK_SET else self._pos + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
     def write(self, data: Any) -> int:
         n = memoryview(data).nbytes
         self.count += n
+        self._pos += n
         return n
 
 

@@ -158,7 +158,9 @@ class AzureDriver(StorageDriver):
             raise
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
-        return open_reader(self.blob(self.key(path)), path, offset)
+        return open_reader(
+            self.blob(self.key(path)), path, offset, ahead=self.settings.upload_concurrency
+        )
 
     def stat(self, path: str) -> FileInfo:
         if path != ROOT:

@@ -171,7 +171,7 @@ class AzureWriter(PartWriter[str]):
         ident = block_id(self._session, number) if number >= self._first_own else None
         if ident is None:  # never: resumed blocks are confirmed, not re-sent
             raise StorageDriverError(f"{self.path}: block {number} belongs to an earlier session")
-        self._blob.stage_block(ident, bytes(body) if isinstance(body, bytearray) else body)
+        self._blob.stage_block(ident, body, length=len(body))
         return ident
 
     def persist(self, parts: list[str], tail: bytes) -> None:
