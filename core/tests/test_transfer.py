@@ -681,6 +681,25 @@ def test_progress_events_add_up_to_the_summary(fs: Callable[[str], StorageDriver
     assert summary.elapsed > 0
 
 
+def test_a_failing_callback_stops_the_transfer_resumably() -> None:
+    src, dst = mem(), Counting(mem())
+    data = big_file(src, "/a/big", 3 * MiB)
+    src.put_content("/a/small", b"s")
+
+    def broken(event: TransferEvent) -> None:
+        if event.kind == "progress" and event.size > MiB:
+            raise ValueError("the display broke")
+
+    with pytest.raises(ValueError, match="the display broke"):
+        copy(src, "/a", dst, "/b", jobs=1, progress=broken, **SIZES)
+    summary = copy(src, "/a", dst, "/b", **SIZES)
+    assert summary.ok
+    assert summary.files_resumed == 1
+    # The first chunk was kept; the small file (walked after) had not started.
+    assert summary.bytes_written == (len(data) - SIZES["chunk_size"]) + len(b"s")
+    assert dst.get_content("/b/big") == data
+
+
 def test_failed_events_carry_the_error() -> None:
     src, dst = mem(), Counting(mem())
     src.put_content("/a/x", b"x")

@@ -59,6 +59,16 @@ class _Restart(Exception):  # noqa: N818
     """The resumed upload cannot continue (the source is shorter than it)."""
 
 
+class _CallbackFailed(BaseException):
+    """The progress callback raised `error`: carried past the per-file error
+    handling (a display bug is not a file's failure) and re-raised as it was
+    by `run`, after the workers stopped."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def _read_full(stream: BinaryIO, size: int) -> bytes:
     """Up to `size` bytes, fewer only at the end (raw streams may return
     short reads)."""
@@ -105,7 +115,11 @@ class _Run:
             if update is not None:
                 update(self.summary)
             if self.progress is not None:
-                self.progress(event)
+                try:
+                    self.progress(event)
+                except Exception as err:
+                    self.stop.set()
+                    raise _CallbackFailed(err) from err
 
     def fail(self, path: str, dest: str, size: int, err: Exception) -> None:
         def update(s: TransferSummary) -> None:
@@ -450,5 +464,10 @@ def run(
     options: Options,
     progress: ProgressCallback | None,
 ) -> TransferSummary:
-    """Carry out `plan`."""
-    return _Run(src, dst, options, progress).run(plan)
+    """Carry out `plan`. An exception the progress callback raises stops
+    the transfer (the workers close their uploads, so a rerun resumes) and
+    reaches the caller unchanged."""
+    try:
+        return _Run(src, dst, options, progress).run(plan)
+    except _CallbackFailed as failed:
+        raise failed.error from None

@@ -42,7 +42,10 @@ class TransferEvent:
     Sum `nbytes` of "progress" events for bytes sent (a rate, an ETA
     against "scanned"'s `size`); count "finished", "skipped" and "failed"
     for files. Events come from worker threads but the callback is called
-    under a lock, one event at a time, so it need not be thread-safe.
+    under a lock, one event at a time, so it need not be thread-safe; keep
+    it quick. An exception it raises stops the whole transfer (every worker
+    closes its upload, so a rerun resumes) and reaches the caller of `copy`
+    or `sync` as it was raised.
     """
 
     kind: EventKind
