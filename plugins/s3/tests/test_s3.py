@@ -851,3 +851,21 @@ def test_seek_is_one_ranged_request_pinned_to_the_version(
     finally:
         inner.client.meta.events.unregister("before-send.s3.GetObject", record)
     driver.delete("/big")
+
+
+def test_objects_are_application_octet_stream(s3_params: dict[str, object], s3: Any) -> None:
+    """As distribution stores them: put_content, a multipart writer and a
+    move all leave application/octet-stream (boto3's default would be
+    binary/octet-stream, which a client redirected to S3 sees)."""
+    driver = regstore.create("s3", s3_params)
+    bucket, root = str(s3_params["bucket"]), _root(s3_params)
+    driver.put_content("/small", b"x")
+    writer = driver.writer("/large")
+    writer.write(os.urandom(PART + 10))
+    writer.commit()
+    driver.move("/small", "/moved")
+    for path in ("/large", "/moved"):
+        head = s3.head_object(Bucket=bucket, Key=f"{root}{path}")
+        assert head["ContentType"] == "application/octet-stream", path
+    driver.delete("/large")
+    driver.delete("/moved")

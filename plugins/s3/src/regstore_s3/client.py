@@ -62,7 +62,9 @@ class Settings:
     @classmethod
     def from_parameters(cls, params: dict[str, Any]) -> Settings:
         """The driver's settings from the factory's coerced parameters."""
-        put_args: dict[str, str] = {}
+        # As distribution stores them (boto3 would say binary/octet-stream,
+        # which clients redirected to S3 then see).
+        put_args: dict[str, str] = {"ContentType": "application/octet-stream"}
         if params["storageclass"] != "NONE":
             put_args["StorageClass"] = params["storageclass"]
         if params["objectacl"] != "none":

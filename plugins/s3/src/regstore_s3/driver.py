@@ -538,7 +538,8 @@ class S3Driver(StorageDriver):
                 Key=dst_key,
                 CopySource={"Bucket": self._bucket, "Key": src_key},
                 CopySourceIfMatch=head["ETag"],
-                **self.settings.put_args,
+                # The copy keeps the source's metadata, content type included.
+                **{k: v for k, v in self.settings.put_args.items() if k != "ContentType"},
             )
         else:
             self._multipart_copy(src_key, dst_key, size, head["ETag"])
