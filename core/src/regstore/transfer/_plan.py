@@ -145,12 +145,8 @@ def make_plan(
 
     plan = Plan()
     for rel, entry in source.items():
-        item = Item(
-            _join(src_path, rel) if rel else src_path,
-            _join(dst_path, rel) or dst_path,
-            entry.size,
-            entry.mod_time,
-        )
+        # A file source is keyed "" and is never the root: joined, its own path.
+        item = Item(_join(src_path, rel), _join(dst_path, rel), entry.size, entry.mod_time)
         there = dest.get(rel)
         if there is None or there.size != entry.size or force:
             plan.copies.append(item)
