@@ -111,7 +111,7 @@ class TransferSummary:
 
     dry_run: bool = False
     files_copied: int = 0
-    #: The sizes of the files copied.
+    #: The sizes of the files copied, as listed.
     bytes_copied: int = 0
     #: Bytes actually written to the destination: less than `bytes_copied`
     #: when uploads resumed, more when a file was sent again after a failed
