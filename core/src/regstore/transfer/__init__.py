@@ -23,8 +23,8 @@ Design, and why:
   filesystems tick every few milliseconds, clocks of two stores differ). A
   source rewritten with the same size within that second after its copy is
   missed by this rule; `sync(checksum=True)` compares content instead.
-- **Listing.** Both sides are walked once and held in memory (a few hundred
-  bytes a file), so totals are known before the first byte moves (a
+- **Listing.** Both sides are walked once and held in memory (about 100
+  bytes a file plus its path), so totals are known before the first byte moves (a
   progress bar's ETA) and the skip rule needs no `stat` per file: a sync
   with nothing to do costs two walks and reads no file contents. `walk`
   shows committed objects only, and no path can name a driver's `~`
@@ -59,14 +59,14 @@ Design, and why:
   `list_uploads`, read once at the first resume, gives that time where the
   driver can list its uploads; skewed clocks of the two stores can only
   make it restart needlessly, or let verification catch what it missed).
-  After the commit the
-  destination is read back; if its sha256 differs from the source's (the
-  prefix came from an older version), the file is sent again whole and
-  verified again. So the final content is never a mix; between that commit
-  and the re-send a reader of the destination may briefly see the mixed
-  file, which is why resuming is only done with `verify=True`: with
-  `verify=False` a large file's leftover upload is discarded and the file
-  sent whole, never resumed on trust.
+  After the commit the destination is read back; if its sha256 differs
+  from the source's (the prefix came from a version the times could not
+  tell apart), the file is sent again whole and verified again. So the
+  final content is never a mix; between that commit and the re-send a
+  reader of the destination may briefly see the mixed file. That is why
+  resuming is only done with `verify=True`: with `verify=False` a large
+  file's leftover upload is discarded and the file sent whole, never
+  resumed on trust.
 - **Verification** (`verify=True`, the default) hashes the source while
   streaming it and re-reads the destination after the commit. A file that
   does not verify is removed from the destination (or the skip rule would
@@ -76,9 +76,11 @@ Design, and why:
   errors). Destination files in the way of a source file (a file where the
   source has a directory, or below a path the source has as a file) are
   removed first in delete mode; without it the copy of that file fails.
-- **Interruption.** A `KeyboardInterrupt` (or any `BaseException` a
-  progress callback raises) tells every worker to stop at its next chunk,
-  closing its upload so a rerun resumes it, and is re-raised.
+- **Interruption.** A `KeyboardInterrupt`, or any exception the progress
+  callback raises, tells every worker to stop at its next chunk, closing
+  its upload so a rerun resumes it, and reaches the caller as it was
+  raised. A verification in progress is finished first: a committed file
+  left unverified would pass the skip rule next time.
 
 Not done: one large file is not split across threads (the destination's
 writer may upload parts in parallel itself, as s3's does); two instances of
