@@ -77,13 +77,6 @@ def test_unknown_parameter_is_rejected(root: Path) -> None:
         regstore.create("filesystem", {"rootdir": str(root)})
 
 
-def test_relative_root_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    driver = regstore.create("filesystem", {"rootdirectory": "rel"})
-    driver.put_content("/x", b"1")
-    assert (tmp_path / "rel" / "x").read_bytes() == b"1"
-
-
 def test_capabilities() -> None:
     caps = FilesystemDriver("/nonexistent-root").capabilities
     assert caps == regstore.Capabilities(redirect=False, persistent=True, walk_order="tree")
@@ -364,4 +357,18 @@ def test_check_with_faults_passes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "fault rate 0.2" in out
     row = next(line for line in out.splitlines() if "test_random_faults[storage]" in line)
     assert " passed " in row, row
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("root", ["data", "./data", "../data"])
+def test_relative_rootdirectory_is_refused(
+    root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative root used to land under whatever directory the process ran
+    in; now it is refused, naming the absolute path it would have been."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(regstore.InvalidParameterError, match="relative") as caught:
+        regstore.create("filesystem", {"rootdirectory": root})
+    assert "absolute" in str(caught.value)
+    assert str(tmp_path) in str(caught.value)
     assert list(tmp_path.iterdir()) == []

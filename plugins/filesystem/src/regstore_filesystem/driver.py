@@ -99,6 +99,15 @@ class FilesystemDriver(StorageDriver):
     def __init__(self, rootdirectory: str, maxthreads: int = 100) -> None:
         if not rootdirectory:
             raise InvalidParameterError("filesystem", "rootdirectory", "must not be empty")
+        if not os.path.isabs(rootdirectory):
+            # A relative root would land wherever the process happens to run
+            # (a registry's cwd is rarely where its data should be).
+            raise InvalidParameterError(
+                "filesystem",
+                "rootdirectory",
+                f"{rootdirectory!r} is relative: give an absolute path "
+                f"(such as {os.path.join(os.getcwd(), rootdirectory)!r})",
+            )
         #: The absolute root directory (it need not exist yet; the first
         #: write creates it).
         self.root = os.path.abspath(rootdirectory)
