@@ -148,13 +148,14 @@ def check_middleware(config: StorageConfig) -> int | None:
 
 
 def shown_params(registry: DriverRegistry, name: str, params: Mapping[str, object]) -> str:
-    """Parameters for display, secrets replaced."""
+    """ " with k=v, ..." for display, secrets replaced; "" without any."""
     try:
         declared = registry.spec(name).parameters
     except RegstoreError:
         declared = ()
     shown = redact(params, declared)
-    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "(none)"
+    text = ", ".join(f"{k}={v}" for k, v in shown.items())
+    return f" with {text}" if text else ""
 
 
 def secret_values_of(

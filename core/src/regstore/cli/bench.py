@@ -112,9 +112,7 @@ def bench(
         ctx.exit(EXIT_CONFIG)
     hidden = secret_values_of(registry, name, bench_params)
     if not as_json:
-        click.echo(
-            f"benchmarking {name} ({mode}) with {shown_params(registry, name, bench_params)}"
-        )
+        click.echo(f"benchmarking {name} ({mode}){shown_params(registry, name, bench_params)}")
     rows = []
     try:
         with bench_root(registry, name, bench_params) as rooted:

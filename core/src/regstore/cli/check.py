@@ -83,7 +83,7 @@ def check(
             f", middleware {', '.join(wrapped)}" if wrapped else ""
         )
     click.echo(
-        f"checking {target.name} ({mode}) with {shown_params(registry, target.name, target.params)}"
+        f"checking {target.name} ({mode}){shown_params(registry, target.name, target.params)}"
     )
     outcome = run_check(
         target.name,

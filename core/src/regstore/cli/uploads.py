@@ -21,14 +21,15 @@ from regstore.config import UploadPurging, parse_duration
 from regstore.driver import UploadInfo
 from regstore.errors import RegstoreError, UnsupportedMethodError
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_AGE_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdwy]?)\s*$")
+#: A year is 365 days here: an age, not a calendar date.
+_AGE_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31_536_000}
 
 
 def _parse_age(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> dt.timedelta | None:
-    """ "90m", "36h", "7d", "2w" or plain seconds; upstream's Go forms
+    """ "90m", "36h", "7d", "2w", "1y" or plain seconds; upstream's Go forms
     ("168h", "1h30m") work too. None when not given."""
     if value is None:
         return None
@@ -40,7 +41,7 @@ def _parse_age(
             pass
     if not match:
         raise click.BadParameter(
-            f"{value!r} is not an age such as 36h, 7d or 2w", ctx=ctx, param=param
+            f"{value!r} is not an age such as 36h, 7d, 2w or 1y", ctx=ctx, param=param
         )
     try:
         return dt.timedelta(seconds=float(match.group(1)) * _AGE_SECONDS[match.group(2)])
@@ -58,7 +59,7 @@ def _parse_age(
     "--older-than",
     default=None,
     callback=_parse_age,
-    help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w "
+    help="Discard uploads untouched (opened or closed) for this long: 36h, 7d, 2w, 1y "
     "[default: 7d, or the configuration's storage.maintenance.uploadpurging.age].",
 )
 @click.option(
