@@ -104,8 +104,12 @@ test-core: build  ## core's unit tests: core wheel (+ the reference inmemory dri
 	$(SECTION) "test core (wheel, fresh venv)" $(WHEEL_TEST) core core/tests regstore $(if $(filter inmemory,$(PLUGINS)),regstore_inmemory)
 
 $(NPM_PLUGINS:%=test-%): test-%: plugins/%/node_modules/.regstore-npm-ci
+# Wheels a plugin's tests need besides core and the plugin itself: the
+# cloudfront middleware is tested over the real s3 driver (on moto).
+EXTRA_DISTS_cloudfront := regstore_s3
+
 $(PLUGINS:%=test-%): test-%: build
-	$(SECTION) "test $* (wheels, fresh venv)" $(WHEEL_TEST) $* plugins/$*/tests regstore regstore_$*
+	$(SECTION) "test $* (wheels, fresh venv)" $(WHEEL_TEST) $* plugins/$*/tests regstore $(EXTRA_DISTS_$*) regstore_$*
 
 test-integration: build  ## tests/: third-party plugin, discovery conflicts, import hygiene
 	PIP_EXTRA="$(shell grep -i -E '^(hatchling|editables|packaging|pathspec|pluggy|trove-classifiers)==' requirements/dev.txt | tr '\n' ' ')" \
