@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from regstore.driver import Buffer, FileInfo, FileWriter, StorageDriver, UploadInfo
 from regstore.errors import (
     InvalidOffsetError,
+    PathNotFoundError,
     StorageDriverError,
     UnsupportedMethodError,
     WriterFailedError,
@@ -143,9 +144,34 @@ class ManagedDriver(StorageDriver):
     def _path(self, path: object, *, allow_root: bool = False) -> str:
         return validate_path(path, allow_root=allow_root, driver_name=self.name)
 
+    def _kind(self, path: str) -> str | None:
+        """ "file", "directory" or None (absent, or stat failed): for the
+        messages of errors that would otherwise only say "not found"."""
+        try:
+            info = self._inner.stat(path)
+        except Exception:  # noqa: BLE001  (only a better message is at stake)
+            return None
+        return "directory" if info.is_dir else "file"
+
+    def _not_a(self, err: PathNotFoundError, operation: str, path: str, wanted: str) -> None:
+        """Raise a `PathNotFoundError` that says what is wrong when `path`
+        exists but is not a `wanted` ("list /a: /a is a file, not a
+        directory"), the same words whatever the driver; else return."""
+        kind = self._kind(path)
+        if kind is not None and kind != wanted:
+            raise PathNotFoundError(
+                path,
+                driver_name=self.name,
+                detail=f"{operation} {path}: {path} is a {kind}, not a {wanted}",
+            ) from err
+
     def get_content(self, path: str) -> bytes:
         path = self._path(path)
-        return self._guard.call("get_content", path, lambda: self._inner.get_content(path), len)
+        try:
+            return self._guard.call("get_content", path, lambda: self._inner.get_content(path), len)
+        except PathNotFoundError as err:
+            self._not_a(err, "get_content", path, "file")
+            raise
 
     def put_content(self, path: str, data: Buffer) -> None:
         path = self._path(path)
@@ -163,7 +189,11 @@ class ManagedDriver(StorageDriver):
         path = self._path(path)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise InvalidOffsetError(path, offset, driver_name=self.name)
-        stream = self._guard.call("reader", path, lambda: self._inner.reader(path, offset))
+        try:
+            stream = self._guard.call("reader", path, lambda: self._inner.reader(path, offset))
+        except PathNotFoundError as err:
+            self._not_a(err, "reader", path, "file")
+            raise
 
         def reopen(position: int) -> BinaryIO:
             return self._guard.call("reader", path, lambda: self._inner.reader(path, position))
@@ -186,12 +216,26 @@ class ManagedDriver(StorageDriver):
 
     def list(self, path: str) -> list[str]:
         path = self._path(path, allow_root=True)
-        return self._guard.call("list", path, lambda: self._inner.list(path))
+        try:
+            return self._guard.call("list", path, lambda: self._inner.list(path))
+        except PathNotFoundError as err:
+            if path != "/":
+                self._not_a(err, "list", path, "directory")
+            raise
 
     def move(self, source: str, dest: str) -> None:
         source = self._path(source)
         dest = self._path(dest)
-        self._guard.call("move", source, lambda: self._inner.move(source, dest))
+        try:
+            self._guard.call("move", source, lambda: self._inner.move(source, dest))
+        except StorageDriverError as err:
+            if self._kind(source) == "directory":
+                # Each driver refuses in its own words; say it one way.
+                raise StorageDriverError(
+                    f"move {source}: {source} is a directory; only files can be moved",
+                    driver_name=self.name,
+                ) from err
+            raise
 
     def delete(self, path: str) -> None:
         path = self._path(path)

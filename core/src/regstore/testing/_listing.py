@@ -129,6 +129,8 @@ class ListingTests(SuiteBase):
         with pytest.raises(StorageDriverError) as info:
             driver.move("/tree/dir", "/tree/elsewhere")
         assert driver.name in str(info.value)
+        # One wording in every driver (core's wrapper says it).
+        assert "/tree/dir is a directory; only files can be moved" in str(info.value)
         assert driver.get_content("/tree/dir/a") == b"a"
         assert driver.get_content("/tree/dir/sub/b") == b"b"
         assert driver.list("/tree") == ["/tree/dir"]
@@ -262,10 +264,23 @@ class ListingTests(SuiteBase):
         """get_content and reader of a directory: PathNotFoundError."""
         driver.put_content("/holder/inside/object", b"x")
         for directory in ("/holder", "/holder/inside"):
-            self.assert_not_found(driver, functools.partial(driver.get_content, directory))
-            self.assert_not_found(driver, functools.partial(driver.reader, directory))
-            self.assert_not_found(driver, functools.partial(driver.reader, directory, 5))
+            for call in (
+                functools.partial(driver.get_content, directory),
+                functools.partial(driver.reader, directory),
+                functools.partial(driver.reader, directory, 5),
+            ):
+                err = self.assert_not_found(driver, call)
+                # Not only "not found": what is wrong, the same in every driver.
+                assert f"{directory} is a directory, not a file" in str(err)
         self.remove(driver, "/holder")
+
+    def test_list_of_a_file_says_it_is_a_file(self, driver: StorageDriver) -> None:
+        """list of an object: PathNotFoundError (distribution's), whose
+        message says the path is a file."""
+        driver.put_content("/lone/object", b"x")
+        err = self.assert_not_found(driver, lambda: driver.list("/lone/object"))
+        assert "list /lone/object: /lone/object is a file, not a directory" in str(err)
+        self.remove(driver, "/lone")
 
     def test_delete_last_object_stays_inside_root(
         self, driver: StorageDriver, suite_params: dict[str, object]
