@@ -105,8 +105,10 @@ test-core: build  ## core's unit tests: core wheel (+ the reference inmemory dri
 
 $(NPM_PLUGINS:%=test-%): test-%: plugins/%/node_modules/.regstore-npm-ci
 # Wheels a plugin's tests need besides core and the plugin itself: the
-# cloudfront middleware is tested over the real s3 driver (on moto).
+# cloudfront middleware is tested over the real s3 driver (on moto), and s3's
+# tests copy a registry tree from and to the filesystem driver.
 EXTRA_DISTS_cloudfront := regstore_s3
+EXTRA_DISTS_s3 := regstore_filesystem
 
 $(PLUGINS:%=test-%): test-%: build
 	$(SECTION) "test $* (wheels, fresh venv)" $(WHEEL_TEST) $* plugins/$*/tests regstore $(EXTRA_DISTS_$*) regstore_$*
