@@ -335,3 +335,11 @@ def test_without_pytest_the_cli_works_and_check_names_the_extra() -> None:
         )
         assert proc.returncode == 2, proc.stderr
         assert "pip install 'regstore[testing]'" in proc.stderr
+
+
+def test_bench_marks_scaled_down_large_cases(capsys: pytest.CaptureFixture[str]) -> None:
+    """Quick mode runs the 1 GB cases at 4 MiB: the row says so rather than
+    claiming a gigabyte."""
+    assert main(["bench", "inmemory", "--quick", "--case", "PutGet1GB"]) == 0
+    out = capsys.readouterr().out
+    assert "PutGet1GBFiles (at 4.0 MiB)" in out
