@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, BinaryIO, Self
 
+from google.api_core import exceptions as api_exceptions
 from google.auth.transport.requests import Request
 from google.cloud import storage  # type: ignore[import-untyped]
 from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
@@ -47,7 +48,12 @@ from regstore.keys import HIDDEN_DIR, KeyLayout
 from regstore.paths import ROOT
 from regstore.walk import walk_listing
 from regstore_gcs.client import Connection, Settings, make_connection, upload_bytes
-from regstore_gcs.errors import is_not_found, is_precondition_failed
+from regstore_gcs.errors import (
+    invalid_response,
+    is_not_found,
+    is_precondition_failed,
+    status_of,
+)
 from regstore_gcs.plugin import SPEC
 from regstore_gcs.reader import open_reader
 from regstore_gcs.writer import (
@@ -64,6 +70,8 @@ __all__ = ["HIDDEN_DIR", "GCSDriver"]  # HIDDEN_DIR: core's, re-exported
 
 #: Objects per listing page (GCS's maximum).
 PAGE = 1000
+#: Fresh starts of a download whose retry found the object replaced.
+DOWNLOAD_RESTARTS = 3
 #: Only the fields the driver reads, for smaller listing replies.
 _LIST_FIELDS = "items(name,size,updated,generation,metadata),prefixes,nextPageToken"
 #: Beyond every name that starts with a given prefix (valid names are ASCII).
@@ -173,16 +181,56 @@ class GCSDriver(StorageDriver):
         futures = [self._submit(self.compose, name, group) for name, group in jobs]
         return [future.result() for future in futures]
 
+    def download(
+        self, name: str, generation: int | None = None, **kwargs: Any
+    ) -> tuple[storage.Blob, bytes]:
+        """One download (`download_as_bytes` arguments): the blob (with the
+        reply's generation) and the bytes, made to fail as a caller can tell.
+
+        Two things the library leaves to its caller. It reads the body of an
+        error reply after its retry loop, so a connection cut there raises a
+        stream error in place of the status: the status is taken from the
+        reply. And a download whose body was cut is retried pinned to the
+        first reply's generation: an object replaced meanwhile then answers
+        404 though a newer version is there; nothing was handed out yet, so
+        the download starts over (a bounded number of times)."""
+        for attempt in range(DOWNLOAD_RESTARTS + 1):
+            blob = self.bucket.blob(name, generation=generation)
+            try:
+                data = blob.download_as_bytes(
+                    retry=self.retry, timeout=self.settings.timeout, **kwargs
+                )
+            except Exception as err:
+                invalid = invalid_response(err)
+                api = isinstance(err, api_exceptions.GoogleAPICallError)
+                status = status_of(err) if api or invalid is None else status_of(invalid)
+                pinned_retry = invalid is not None and "generation=" in str(
+                    getattr(invalid.response, "url", "")
+                )
+                if (
+                    status == 404
+                    and generation is None
+                    and pinned_retry
+                    and attempt < DOWNLOAD_RESTARTS
+                ):
+                    continue  # replaced while being read: start over
+                if api or invalid is None:
+                    raise
+                raise api_exceptions.from_http_status(  # type: ignore[no-untyped-call]
+                    status, f"download of {name} failed with HTTP {status}"
+                ) from err
+            return blob, bytes(data)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     def read_record_raw(self, path: str) -> tuple[bytes, int] | None:
         """The record's bytes and generation (one GET), None if absent."""
-        blob = self.bucket.blob(self.keys.record_key(path))
         try:
-            body = blob.download_as_bytes(retry=self.retry, timeout=self.settings.timeout)
+            blob, body = self.download(self.keys.record_key(path))
         except Exception as err:
             if is_not_found(err):
                 return None
             raise
-        return bytes(body), int(blob.generation)
+        return body, int(blob.generation)
 
     def record_token(self, path: str) -> str | None:
         """The token of the record of `path` (one metadata GET), None if absent."""
@@ -209,15 +257,14 @@ class GCSDriver(StorageDriver):
     # -- reading -------------------------------------------------------------
 
     def get_content(self, path: str) -> bytes:
-        blob = self.bucket.blob(self.key(path))
         try:
             # One GET; the library checks the whole body's crc32c.
-            data = blob.download_as_bytes(retry=self.retry, timeout=self.settings.timeout)
+            _, data = self.download(self.key(path))
         except Exception as err:
             if is_not_found(err):
                 raise PathNotFoundError(path) from err
             raise
-        return bytes(data)
+        return data
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         return open_reader(self, self.key(path), path, offset)

@@ -8,7 +8,14 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse  # type: ignore[import-untyped]
 
-__all__ = ["STREAM_ERRORS", "api_error", "is_not_found", "is_precondition_failed", "status_of"]
+__all__ = [
+    "STREAM_ERRORS",
+    "api_error",
+    "invalid_response",
+    "is_not_found",
+    "is_precondition_failed",
+    "status_of",
+]
 
 #: What a broken download raises mid-body, outside the library's retries.
 STREAM_ERRORS: tuple[type[BaseException], ...] = (
@@ -19,6 +26,19 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     DataCorruption,
 )
+
+
+def invalid_response(err: BaseException) -> InvalidResponse | None:
+    """The media layer's InvalidResponse in `err`'s chain (itself, its
+    cause or context), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, InvalidResponse):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def status_of(err: BaseException) -> int:

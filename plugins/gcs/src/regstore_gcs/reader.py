@@ -67,14 +67,9 @@ class _WindowStream(io.RawIOBase):
             if self._driver.get_blob(self._key) is None:
                 raise PathNotFoundError(self._path)
             return None
-        blob: Any = self._driver.bucket.blob(self._key, generation=self._generation)
         try:
-            data = blob.download_as_bytes(
-                start=start,
-                end=start + WINDOW - 1,
-                checksum=None,
-                retry=self._driver.retry,
-                timeout=self._driver.settings.timeout,
+            blob, data = self._driver.download(
+                self._key, self._generation, start=start, end=start + WINDOW - 1, checksum=None
             )
         except api_exceptions.RequestRangeNotSatisfiable:
             return None  # the object exists: a missing one is a 404
@@ -89,7 +84,7 @@ class _WindowStream(io.RawIOBase):
             self._generation = generation
         elif generation is not None and generation != self._generation:
             raise ObjectChangedError(self._path)
-        return bytes(data)
+        return data
 
     def _after(self, start: int, got: int) -> None:
         """Prefetch the window at `start` unless the last one was short."""
