@@ -51,6 +51,9 @@ class PatternReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def tell(self) -> int:  # the library's resumable upload asks where it starts
+        return self._pos
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         n = min(len(view), self._size - self._pos)

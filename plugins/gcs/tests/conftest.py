@@ -35,7 +35,7 @@ KIB = 1 << 10
 MIB = 1 << 20
 CHUNK = 256 * KIB
 TOKEN = "ya29.regstore-test-token"
-RETRY_TIMEOUT = 20
+RETRY_TIMEOUT = 10
 SA_EMAIL = "registry@regstore-test.iam.gserviceaccount.com"
 
 
@@ -192,7 +192,7 @@ def gcs_base_params(
 ) -> dict[str, object]:
     """Driver parameters for the emulator, without a root: service-account
     credentials (so redirect URLs are signed), 256 KiB parts, and the
-    library's retries cut at 20 s: fake-gcs-server answers a compose whose
+    library's retries cut at 10 s: fake-gcs-server answers a compose whose
     source is gone with a 500 (GCS: 404), which the library retries until
     its deadline (a second resumer's commit after the first one's cleanup
     meets that)."""

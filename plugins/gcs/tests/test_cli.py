@@ -34,7 +34,7 @@ def test_regstore_check_gcs_passes_against_fake_gcs_server(gcs_server: Any, buck
             "-p",
             "chunksize=256KiB",
             "-p",
-            "retrytimeout=20",
+            "retrytimeout=10",
             "--faults",
             "0.2",
         ],

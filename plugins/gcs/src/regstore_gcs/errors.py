@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from google.api_core import exceptions as api_exceptions
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse  # type: ignore[import-untyped]
 
@@ -25,6 +26,7 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     DataCorruption,
+    urllib3.exceptions.HTTPError,
 )
 
 
