@@ -12,8 +12,11 @@ finished writers. What is left is the storage itself:
 
 The store survives the process (`persistent=True`): a second driver on the
 same `rootdirectory`, in this process or another, sees the same objects and
-resumes the same uploads. `walk` is the default one (core's tree walk over
-`list` and `stat`), so the walk order is "tree".
+resumes the same uploads. An empty store is no file at all: the database is
+created by the first write and removed when a delete or a cancelled upload
+empties the store (see database.py), so an emptied root holds nothing.
+`walk` is the default one (core's tree walk over `list` and `stat`), so the
+walk order is "tree".
 """
 
 from __future__ import annotations
@@ -169,6 +172,10 @@ class ExampleDriver(StorageDriver):
                 after = child if row[0] == child else child + "/\x7f"
         if not children and path != "/":
             raise PathNotFoundError(path)
+        if not children:
+            # An empty store: if another instance emptied it while this one
+            # kept the file open, nobody could remove the file then.
+            self.database.remove_if_empty()
         return sorted(children)
 
     def move(self, source: str, dest: str) -> None:
@@ -188,13 +195,13 @@ class ExampleDriver(StorageDriver):
             if row is not None:
                 db.execute("DELETE FROM chunks WHERE blob = ?", row)
                 db.execute("DELETE FROM objects WHERE path = ?", (path,))
-                return
-            if not has_below(db, path):
+            elif has_below(db, path):
+                below = subtree(path)
+                db.execute(
+                    "DELETE FROM chunks WHERE blob IN"
+                    " (SELECT blob FROM objects WHERE path > ? AND path < ?)",
+                    below,
+                )
+                db.execute("DELETE FROM objects WHERE path > ? AND path < ?", below)
+            else:
                 raise PathNotFoundError(path)
-            below = subtree(path)
-            db.execute(
-                "DELETE FROM chunks WHERE blob IN"
-                " (SELECT blob FROM objects WHERE path > ? AND path < ?)",
-                below,
-            )
-            db.execute("DELETE FROM objects WHERE path > ? AND path < ?", below)

@@ -19,11 +19,14 @@ SPEC = DriverSpec(
     # key, a missing required one or a bad value fails with a message naming
     # the key. Mark credentials `secret=True` so they never reach a message.
     parameters=(
+        # A default, as filesystem's (distribution's) has, rather than
+        # required: `regstore check example` and `regstore bench example`
+        # then need no -p and run in a temporary directory (local_root below).
         Parameter(
             "rootdirectory",
             "str",
-            required=True,
-            help="the directory holding the database file (created if absent)",
+            default="/var/lib/registry",
+            help="the directory holding the database file (created by the first write)",
         ),
         Parameter(
             "chunksize",

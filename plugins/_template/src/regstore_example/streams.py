@@ -3,7 +3,8 @@
 A writer fills a buffer of at most `chunksize` bytes and stores it as one row
 of `chunks` when full; `close()` stores the rest and records the size, which
 is what a resume starts from. A reader loads the chunk holding its position,
-serves reads from it, and loads the next when it runs out.
+serves reads from it, and loads the next when it runs out; a seek only moves
+the position, within the version the reader opened.
 """
 
 from __future__ import annotations
@@ -137,6 +138,23 @@ class ChunkReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        # Seeking stays on this reader's blob, the version it opened: core
+        # would otherwise reopen the path, which may hold a newer version.
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}
+        if whence not in base:
+            raise ValueError(f"invalid whence {whence!r}")
+        if base[whence] + offset < 0:
+            raise ValueError(f"negative seek position {base[whence] + offset}")
+        self._position = base[whence] + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         if self._position >= self._size:
