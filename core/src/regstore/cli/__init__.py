@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import click
 
 # Each module adds its commands to the group when imported.
-from regstore.cli import bench, check, drivers, files, transfer, uploads  # noqa: F401
+from regstore.cli import bench, check, drivers, files, scaffold, transfer, uploads  # noqa: F401
 from regstore.cli._group import cli
 from regstore.errors import RegstoreError
 
