@@ -1,10 +1,14 @@
-"""`make new-plugin` / scripts/new_plugin.py: names, refusals, renaming."""
+"""`make new-plugin` / scripts/new_plugin.py: names, refusals, renaming; and
+the one template they and `regstore new-driver` copy: plugins/_template,
+carried unchanged in the core wheel. (The wheel's `regstore new-driver`,
+start to finish in a fresh venv: test_third_party.py.)"""
 
 from __future__ import annotations
 
 import ast
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,6 +63,10 @@ def test_renames_every_spelling_of_the_placeholder(tmp_path: Path) -> None:
     assert "regstore_object_vault.driver:ObjectVaultDriver.from_parameters" in plugin
     assert "class ObjectVaultDriver(StorageDriver)" in (package / "driver.py").read_text()
     assert "class TestObjectVaultConformance" in (root / "tests" / "test_suite.py").read_text()
+    # A project of its own: README, .gitignore and CI workflow come along.
+    for extra in ("README.md", ".gitignore", ".github/workflows/ci.yml"):
+        assert (root / extra).is_file(), extra
+    assert "regstore check object_vault" in (root / ".github/workflows/ci.yml").read_text()
     for path in root.rglob("*"):
         assert "example" not in path.name.lower()
         if path.is_file():
@@ -74,3 +82,21 @@ def test_make_target_needs_a_name_and_passes_dest(tmp_path: Path) -> None:
     assert "usage: make new-plugin NAME=x" in result.stderr
     run(["make", "-s", "-C", REPO, "new-plugin", "NAME=zeta", f"DEST={tmp_path}"])
     assert (tmp_path / "regstore-zeta" / "src" / "regstore_zeta" / "driver.py").is_file()
+
+
+def test_the_core_wheel_carries_the_template_unchanged(core_wheel: Path) -> None:
+    """One source of truth: the template in the wheel is plugins/_template's
+    tracked files, byte for byte (no copy to keep in sync by hand)."""
+    tracked = run(["git", "-C", REPO, "ls-files", "plugins/_template"]).stdout.split()
+    expected = {
+        name.removeprefix("plugins/_template/"): (REPO / name).read_bytes() for name in tracked
+    }
+    prefix = "regstore/scaffold/template/"
+    with zipfile.ZipFile(core_wheel) as wheel:
+        shipped = {
+            name.removeprefix(prefix): wheel.read(name)
+            for name in wheel.namelist()
+            if name.startswith(prefix) and not name.endswith("/")
+        }
+    assert sorted(shipped) == sorted(expected)
+    assert shipped == expected
