@@ -25,12 +25,14 @@ from regstore import InvalidParameterError
 from regstore.paths import is_valid_path
 
 __all__ = [
+    "GET_CHUNK",
     "IDENTITY_HINT",
     "Connection",
     "Settings",
     "check_parameters",
     "credential_type",
     "make_connection",
+    "read_chunk",
 ]
 
 DRIVER = "azure"
@@ -38,9 +40,18 @@ IDENTITY_HINT = "pip install 'regstore-azure[identity]'"
 #: Azure's rule for container names (Azurite accepts the same).
 _CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _ACCOUNT = re.compile(r"[a-z0-9]{1,64}")
-#: Reads: the first GET of a download and each later ranged GET. The SDK's
-#: own first GET is 32 MiB, held in memory per reader.
+#: Reads: the first GET of a download and each later ranged GET are the
+#: block size, within these bounds (the SDK's own first GET is 32 MiB, held
+#: in memory per reader).
 GET_CHUNK = 4 * 1024 * 1024
+GET_CHUNK_MAX = 8 * 1024 * 1024
+
+
+def read_chunk(chunk_size: int) -> int:
+    """The range size of reads for a block size."""
+    return min(max(chunk_size, GET_CHUNK), GET_CHUNK_MAX)
+
+
 #: The SDK's single-shot upload limit for put_content (its own default).
 SINGLE_PUT = 64 * 1024 * 1024
 
@@ -240,8 +251,8 @@ def make_connection(params: dict[str, Any]) -> Connection:
         credential=credential,
         retry_policy=_Backoff(params["requestretrydelay"], params["requestretries"]),
         connection_verify=not params["skipverify"],
-        max_single_get_size=GET_CHUNK,
-        max_chunk_get_size=GET_CHUNK,
+        max_single_get_size=read_chunk(params["chunksize"]),
+        max_chunk_get_size=read_chunk(params["chunksize"]),
         max_single_put_size=SINGLE_PUT,
     )
     container = service.get_container_client(params["container"])

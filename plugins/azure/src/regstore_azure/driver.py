@@ -51,7 +51,13 @@ from regstore import (
 from regstore.keys import KeyLayout
 from regstore.paths import ROOT
 from regstore.walk import walk_listing
-from regstore_azure.client import SINGLE_PUT, Connection, Settings, make_connection
+from regstore_azure.client import (
+    SINGLE_PUT,
+    Connection,
+    Settings,
+    make_connection,
+    read_chunk,
+)
 from regstore_azure.copy import CopyState, wait_for_copy
 from regstore_azure.errors import is_not_found, is_precondition_failed
 from regstore_azure.plugin import SPEC
@@ -150,7 +156,9 @@ class AzureDriver(StorageDriver):
 
     def get_content(self, path: str) -> bytes:
         try:
-            downloader = self.blob(self.key(path)).download_blob(max_concurrency=1)
+            downloader = self.blob(self.key(path)).download_blob(
+                max_concurrency=self.settings.upload_concurrency
+            )
             return bytes(downloader.readall())
         except HttpResponseError as err:
             if is_not_found(err):
@@ -159,7 +167,11 @@ class AzureDriver(StorageDriver):
 
     def reader(self, path: str, offset: int = 0) -> BinaryIO:
         return open_reader(
-            self.blob(self.key(path)), path, offset, ahead=self.settings.upload_concurrency
+            self.blob(self.key(path)),
+            path,
+            offset,
+            chunk=read_chunk(self.settings.chunk_size),
+            ahead=self.settings.upload_concurrency,
         )
 
     def stat(self, path: str) -> FileInfo:
