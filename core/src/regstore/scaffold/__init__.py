@@ -12,11 +12,11 @@ example middleware, with its tests, README, .gitignore and CI workflow).
     Example           ->  Name              (class names, CamelCase)
     example           ->  NAME              (driver / entry-point name)
 
-One source of truth: the template is `plugins/_template` in the repository,
-and the core wheel carries that same folder as package data at
-`regstore/scaffold/template` (core/pyproject.toml, `force-include`). This
-module finds the one that is there, so it works from an installed wheel and
-from a checkout alike.
+One source of truth: the template is `plugins/_template` in the repository;
+`regstore/scaffold/template` here is a symbolic link to it, which hatchling
+follows, so the core wheel and sdist carry it as package data and an
+editable install reads it in place. (Where a checkout has no symbolic links,
+the repository's folder is found directly.)
 
 Standard library only: `scripts/new_plugin.py` loads this file by path, with
 no dependency of regstore installed.

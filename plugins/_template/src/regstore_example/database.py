@@ -217,7 +217,8 @@ class Database:
                     raise
                 conn.execute("COMMIT")
             finally:
-                if conn.execute(_EMPTY).fetchone()[0]:
+                # Still in a transaction only if COMMIT or ROLLBACK failed: let that be.
+                if not conn.in_transaction and conn.execute(_EMPTY).fetchone()[0]:
                     self.remove_if_empty()
 
     def remove_if_empty(self) -> bool:
