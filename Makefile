@@ -36,7 +36,8 @@ TYPECHECK_DIRS := $(wildcard core/src core/tests $(PLUGINS:%=plugins/%/src) $(PL
 SECTION := bash scripts/section.sh
 WHEEL_TEST := bash scripts/wheel-test.sh
 # The sources a wheel is built from: change one and make build rebuilds.
-BUILD_INPUTS := $(shell find core/src $(PLUGINS:%=plugins/%/src) -type f -not -path '*/__pycache__/*' 2>/dev/null) \
+# The core wheel also carries the driver template (regstore new-driver).
+BUILD_INPUTS := $(shell find core/src $(PLUGINS:%=plugins/%/src) plugins/_template -type f -not -path '*/__pycache__/*' 2>/dev/null) \
 	$(wildcard core/pyproject.toml core/README.md $(PLUGINS:%=plugins/%/pyproject.toml) $(PLUGINS:%=plugins/%/README.md))
 
 .PHONY: help sync lint typecheck build test test-core test-integration run bench mutation new-plugin clean $(PLUGINS:%=test-%)
