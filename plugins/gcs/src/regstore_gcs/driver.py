@@ -32,7 +32,6 @@ from typing import Any, BinaryIO, Self
 from google.api_core import exceptions as api_exceptions
 from google.auth.transport.requests import Request
 from google.cloud import storage  # type: ignore[import-untyped]
-from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 
 from regstore import (
     Buffer,
@@ -346,13 +345,13 @@ class GCSDriver(StorageDriver):
             page_size=page_size,
             max_results=page_size,
             fields=_LIST_FIELDS,
-            retry=self.retry or DEFAULT_RETRY.with_timeout(0),
+            retry=self.retry,
             timeout=self.settings.timeout,
         )
         page = next(iterator.pages)
         items = list(page)
         prefixes = tuple(getattr(page, "prefixes", ()))
-        more = bool(iterator.next_page_token) if hasattr(iterator, "next_page_token") else False
+        more = bool(iterator.next_page_token)
         return items, prefixes, more
 
     def _pages(
