@@ -113,3 +113,58 @@ def test_move_on_azurite_copies_then_deletes(azure_params: dict[str, object]) ->
     with pytest.raises(regstore.PathNotFoundError):
         driver.list("/src")
     driver.delete("/dst")
+
+
+def test_failed_copy_leaves_the_source(
+    azure_params: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy that does not finish (the poller raises, as after an abort)
+    fails the move: the source stays, and the blob the copy made at the
+    destination (Azure leaves a zero-length one) is removed."""
+    import regstore_azure.driver as driver_module
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise StorageDriverError("move /src/blob to /dst/blob: the copy did not finish")
+
+    monkeypatch.setattr(driver_module, "wait_for_copy", never)
+    driver = regstore.create("azure", azure_params)
+    driver.put_content("/src/blob", b"stays")
+    with pytest.raises(StorageDriverError, match="did not finish"):
+        driver.move("/src/blob", "/dst/blob")
+    assert driver.get_content("/src/blob") == b"stays"
+    driver.delete("/src")
+    with pytest.raises(regstore.PathNotFoundError):
+        driver.delete("/dst")
+
+
+class _Response:
+    def __init__(self, status_code: int, reason: str) -> None:
+        self.status_code = status_code
+        self.reason = reason
+
+
+def test_delete_reports_per_blob_failures(
+    azure_params: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Blob Batch answers per blob: a blob already gone (404) is fine,
+    any other failure is reported with its name. The batch's answers are
+    faked (Azurite deletes what it is asked to)."""
+    managed: Any = regstore.create("azure", azure_params)
+    driver = managed.inner
+    root = str(azure_params["rootdirectory"])
+
+    def answers(*names: str, raise_on_any_failure: bool) -> list[_Response]:
+        assert raise_on_any_failure is False
+        return [
+            _Response(403, "AuthorizationPermissionMismatch")
+            if name.endswith("/b")
+            else _Response(404 if name.endswith("/c") else 202, "")
+            for name in names
+        ]
+
+    monkeypatch.setattr(driver._container, "delete_blobs", answers)
+    with pytest.raises(StorageDriverError) as info:
+        driver._delete_names([f"{root}/d/a", f"{root}/d/b", f"{root}/d/c"])
+    assert str(info.value).endswith(
+        f"delete failed for 1 blobs: {root}/d/b: 403 AuthorizationPermissionMismatch"
+    )

@@ -23,6 +23,7 @@ container. Requests per operation (the tests count them):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -473,14 +474,23 @@ class AzureDriver(StorageDriver):
             copy = dst.get_blob_properties().copy
             return CopyState(copy.id, copy.status, copy.status_description or "")
 
-        wait_for_copy(
-            started,
-            poll,
-            dst.abort_copy,
-            polls=self.settings.copy_polls,
-            delay=self.settings.copy_delay,
-            what=f"move {source} to {dest}",
-        )
+        try:
+            wait_for_copy(
+                started,
+                poll,
+                dst.abort_copy,
+                polls=self.settings.copy_polls,
+                delay=self.settings.copy_delay,
+                what=f"move {source} to {dest}",
+            )
+        except StorageDriverError:
+            # An aborted or failed copy leaves a destination blob of zero
+            # length: remove it (only while it is still our copy's), so a
+            # failed move shows no object at the destination.
+            with contextlib.suppress(HttpResponseError):
+                if dst.get_blob_properties().copy.id == started.copy_id:
+                    dst.delete_blob()
+            raise
         try:
             # Only the version copied: a source rewritten meanwhile stays.
             src.delete_blob(etag=props.etag, match_condition=MatchConditions.IfNotModified)
