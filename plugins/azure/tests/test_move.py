@@ -79,6 +79,23 @@ def test_copy_replaced_by_another_raises() -> None:
         fake.run(pending("c1"))
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("100ms", 0.1), ("1.5s", 1.5), ("1m", 60.0), ("2500us", 0.0025), ("0.2", 0.2),
+     (2, 2.0), ("1s500ms", 1.5)],
+)  # fmt: skip
+def test_retry_delay_takes_distribution_durations(text: object, seconds: float) -> None:
+    from regstore_azure.client import parse_duration
+
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "fast", "100", "-1s", "2m1s", "0", "1e400", "10ms x"])
+def test_retry_delay_refuses_other_values(text: str, azure_params: dict[str, object]) -> None:
+    with pytest.raises(regstore.InvalidParameterError, match="retry_delay"):
+        regstore.create("azure", dict(azure_params, retry_delay=text))
+
+
 def test_max_retries_zero_means_five_and_negative_is_refused(
     azure_params: dict[str, object],
 ) -> None:
@@ -90,14 +107,14 @@ def test_max_retries_zero_means_five_and_negative_is_refused(
         "chunksize": 1 << 20,
         "uploadconcurrency": 1,
         "redirectexpiry": 60,
-        "retry_delay": 0.1,
+        "retry_delay": "100ms",
     }
     assert Settings.from_parameters({**base, "max_retries": 0}).copy_polls == 5
     assert Settings.from_parameters({**base, "max_retries": 7}).copy_polls == 7
     with pytest.raises(regstore.InvalidParameterError, match="max_retries"):
         regstore.create("azure", dict(azure_params, max_retries=-1))
     driver: Any = regstore.create(
-        "azure", dict(azure_params, copy_status_poll_max_retry=9, copy_status_poll_delay=0.5)
+        "azure", dict(azure_params, copy_status_poll_max_retry=9, copy_status_poll_delay="500ms")
     )
     assert (driver.inner.settings.copy_polls, driver.inner.settings.copy_delay) == (9, 0.5)
 

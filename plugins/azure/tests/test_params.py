@@ -119,6 +119,7 @@ def test_token_credential_is_built_with_azure_identity(monkeypatch: pytest.Monke
         ({"uploadconcurrency": 0}, "uploadconcurrency"),
         ({"redirectexpiry": 8 * 24 * 3600}, "redirectexpiry"),
         ({"retry_delay": "nan"}, "retry_delay"),
+        ({"copy_status_poll_delay": "1h"}, "retry_delay"),
         ({"credentials": {"type": "managed"}}, "credentials.type"),
         ({"credentials": {"type": "client_secret", "clientid": "c"}}, "credentials.tenantid"),
         ({"credentials": "not json"}, "credentials"),

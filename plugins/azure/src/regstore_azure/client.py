@@ -12,6 +12,7 @@ imports it.
 from __future__ import annotations
 
 import importlib
+import math
 import random
 import re
 import urllib.parse
@@ -23,6 +24,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRe
 
 from regstore import InvalidParameterError
 from regstore.paths import is_valid_path
+from regstore_azure.plugin import MAX_RETRY_DELAY, MIN_RETRY_DELAY
 
 __all__ = [
     "GET_CHUNK",
@@ -32,6 +34,7 @@ __all__ = [
     "check_parameters",
     "credential_type",
     "make_connection",
+    "parse_duration",
     "read_chunk",
 ]
 
@@ -79,7 +82,7 @@ class Settings:
             redirect_expiry=params["redirectexpiry"],
             # distribution: 0 means the default of 5.
             copy_polls=params["max_retries"] or 5,
-            copy_delay=params["retry_delay"],
+            copy_delay=parse_duration(params["retry_delay"]),
         )
 
 
@@ -95,6 +98,34 @@ class Connection:
     #: A token credential (user-delegation SAS), or None.
     token_credential: Any
     credential_type: str
+
+
+_DURATION = re.compile(r"((?:\d+(?:\.\d*)?|\.\d+))(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object, key: str = "retry_delay") -> float:
+    """Seconds from a duration as distribution's config (Go) writes it:
+    "100ms", "1.5s", "1m30s"; a bare number (or a number from YAML) is
+    seconds. Refused, naming `key`, outside 1 ms to 1 minute."""
+    text = str(value).strip()
+    seconds: float | None = None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pos, total = 0, 0.0
+        for match in _DURATION.finditer(text):
+            if match.start() != pos:
+                break
+            total += float(match.group(1)) * _UNITS[match.group(2)]
+            pos = match.end()
+        if text and pos == len(text):
+            seconds = total
+    if seconds is None or not math.isfinite(seconds):
+        raise _invalid(key, f"{_shown(value)} is no duration (like 100ms, 1.5s or 2m)")
+    if not MIN_RETRY_DELAY <= seconds <= MAX_RETRY_DELAY:
+        raise _invalid(key, f"{_shown(value)} is out of range: from 1ms to 1m")
+    return seconds
 
 
 def _shown(value: object) -> str:
@@ -134,6 +165,7 @@ def credential_type(params: dict[str, Any]) -> str:
 def check_parameters(params: dict[str, Any]) -> None:
     """Refuse, naming the parameter, what the SDK would take now and fail
     on later. Secret values are never shown."""
+    parse_duration(params["retry_delay"])
     container = params["container"]
     if not _CONTAINER.fullmatch(container):
         raise _invalid(

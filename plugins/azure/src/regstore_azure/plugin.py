@@ -28,6 +28,10 @@ MIN_CHUNK_SIZE = 1 * MIB
 MAX_BLOCK_SIZE = 4000 * MIB
 #: Azure's limit on the committed blocks of one blob.
 MAX_BLOCKS = 50_000
+#: Bounds of `retry_delay`, in seconds (a minute between polls is already
+#: slow; distribution's default is 100 ms).
+MIN_RETRY_DELAY = 0.001
+MAX_RETRY_DELAY = 60.0
 CREDENTIAL_TYPES = ("shared_key", "client_secret", "default_credentials")
 
 CREDENTIAL_FIELDS: tuple[Parameter, ...] = (
@@ -79,13 +83,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     Parameter(
         "retry_delay",
-        "float",
-        default=0.1,
-        minimum=0.001,
-        # A minute between polls; distribution's is 100 ms.
-        maximum=60,
+        default="100ms",
         aliases=("copy_status_poll_delay",),
-        help="seconds; the n-th copy poll waits n x retry_delay",
+        help="a duration as distribution writes it (100ms, 1.5s, 2m; a bare number is "
+        "seconds), from 1ms to 1m; the n-th copy poll waits n x retry_delay",
     ),
     Parameter("skipverify", "bool", default=False, help="do not verify TLS certificates"),
     # -- beyond distribution -------------------------------------------------
