@@ -130,18 +130,34 @@ run: $(STAMP)  ## check and benchmark the filesystem driver in a temporary direc
 	printf '\n\033[1m==== regstore bench filesystem --quick ====\033[0m\n'; \
 	$(BIN)/regstore bench filesystem -p rootdirectory=$$tmp/bench --quick
 
-S3FS_VENV := .venvs/bench-s3fs
+# Each Python baseline (s3fs, adlfs, gcsfs) gets its own venv, so a
+# benchmark never pins the drivers' dependencies.
+BENCH_VENVS := s3fs adlfs gcsfs
 
-$(S3FS_VENV)/.synced: requirements/bench-s3fs.txt
-	rm -rf $(S3FS_VENV) && $(PYTHON) -m venv $(S3FS_VENV)
-	$(S3FS_VENV)/bin/python -m pip install -qq -r requirements/bench-s3fs.txt
+$(BENCH_VENVS:%=.venvs/bench-%/.synced): .venvs/bench-%/.synced: requirements/bench-%.txt
+	rm -rf .venvs/bench-$* && $(PYTHON) -m venv .venvs/bench-$*
+	.venvs/bench-$*/bin/python -m pip install -qq -r requirements/bench-$*.txt
 	touch $@
 
-bench: $(STAMP) $(S3FS_VENV)/.synced  ## filesystem and s3 benchmarks, figures against baselines
+# rclone, the baseline of `regstore copy`: Debian's package, pinned.
+RCLONE_DEB := rclone=1.60.1+dfsg-2+b5
+
+.venvs/.rclone:
+	command -v rclone >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RCLONE_DEB); }
+	@mkdir -p .venvs && touch $@
+
+bench: $(STAMP) $(NPM_STAMPS) $(BENCH_VENVS:%=.venvs/bench-%/.synced) .venvs/.rclone  ## every benchmark, figures against baselines
 	@printf '\n\033[1m==== benchmarks/filesystem.py ====\033[0m\n'
 	$(BIN)/python benchmarks/filesystem.py
 	@printf '\n\033[1m==== benchmarks/s3.py (moto) ====\033[0m\n'
-	$(BIN)/python benchmarks/s3.py --size 1GiB --s3fs-python $(S3FS_VENV)/bin/python
+	$(BIN)/python benchmarks/s3.py --size 1GiB --s3fs-python .venvs/bench-s3fs/bin/python
+	@printf '\n\033[1m==== benchmarks/azure.py (Azurite) ====\033[0m\n'
+	$(BIN)/python benchmarks/azure.py --size 1GiB --adlfs-python .venvs/bench-adlfs/bin/python
+	@printf '\n\033[1m==== benchmarks/gcs.py (fake-gcs-server) ====\033[0m\n'
+	$(BIN)/python benchmarks/gcs.py --size 1GiB --gcsfs-python .venvs/bench-gcsfs/bin/python
+	@printf '\n\033[1m==== benchmarks/transfer.py (regstore copy vs rclone, filesystem to moto) ====\033[0m\n'
+	$(BIN)/python benchmarks/transfer.py
 
 # Not part of `make test`: about 5 minutes on 2 cores (see scripts/mutation/run.py).
 mutation: $(STAMP)  ## [MUTANTS=id,fs-*]: hand-written mutants vs the conformance suite, kill rate
