@@ -557,3 +557,29 @@ def test_reads_wait_for_nothing_after_close(gcs_params: dict[str, object]) -> No
         assert stream.read(10) == _data("big", 20 * (1 << 20))[5:15]
     assert time.monotonic() - started < 30
     driver.delete("/big")
+
+
+def test_the_private_key_is_a_secret_core_scrubs(
+    gcs_params: dict[str, object], sa_info: dict[str, str]
+) -> None:
+    """`credentials` declares its fields, so core knows `private_key` is a
+    secret (its name does not look like one): an error that quotes it is
+    scrubbed."""
+    from regstore_gcs.plugin import PARAMETERS
+
+    from regstore.params import secret_values
+
+    found = secret_values(PARAMETERS, {"credentials": dict(sa_info)})
+    assert sa_info["private_key"] in found
+    driver: Any = regstore.create("gcs", gcs_params)
+    inner = driver.inner
+
+    def leaky(path: str) -> Any:
+        raise RuntimeError(f"backend said: {sa_info['private_key']}")
+
+    inner.stat = leaky
+    with pytest.raises(StorageDriverError) as info:
+        driver.stat("/x")
+    body = sa_info["private_key"].splitlines()[1]
+    assert body not in str(info.value)
+    assert body not in repr(info.value)
