@@ -101,8 +101,8 @@ test:  ## lint, typecheck, build, then every package's tests from its wheel
 	if [[ -n $$failed ]]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
 	echo "make test: all sections passed"
 
-test-core: build  ## core's unit tests: core wheel (+ the reference inmemory driver)
-	$(SECTION) "test core (wheel, fresh venv)" $(WHEEL_TEST) core core/tests regstore $(if $(filter inmemory,$(PLUGINS)),regstore_inmemory)
+test-core: build  ## core's unit tests: core wheel (+ inmemory and filesystem, which transfer tests use)
+	$(SECTION) "test core (wheel, fresh venv)" $(WHEEL_TEST) core core/tests regstore $(if $(filter inmemory,$(PLUGINS)),regstore_inmemory) $(if $(filter filesystem,$(PLUGINS)),regstore_filesystem)
 
 $(NPM_PLUGINS:%=test-%): test-%: plugins/%/node_modules/.regstore-npm-ci
 # Wheels a plugin's tests need besides core and the plugin itself: the
