@@ -230,11 +230,13 @@ class ManagedDriver(StorageDriver):
             self._guard.call("move", source, lambda: self._inner.move(source, dest))
         except StorageDriverError as err:
             if self._kind(source) == "directory":
-                # Each driver refuses in its own words; say it one way.
-                raise StorageDriverError(
-                    f"move {source}: {source} is a directory; only files can be moved",
-                    driver_name=self.name,
-                ) from err
+                # Each driver refuses in its own words; say it one way, and
+                # keep the class the driver chose (a PathNotFoundError for
+                # "no file there" stays one, for callers that catch it).
+                detail = f"move {source}: {source} is a directory; only files can be moved"
+                if isinstance(err, PathNotFoundError):
+                    raise PathNotFoundError(source, driver_name=self.name, detail=detail) from err
+                raise StorageDriverError(detail, driver_name=self.name) from err
             raise
 
     def delete(self, path: str) -> None:
