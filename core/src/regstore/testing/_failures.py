@@ -34,6 +34,7 @@ import json
 import pickle
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from secrets import token_hex as secrets_token
@@ -93,6 +94,18 @@ class FaultedDriver:
             yield
         finally:
             self.injector.disarm()
+
+
+def _await_quiet(faults: FaultInjector, quiet: float = 0.1, limit: float = 3.0) -> None:
+    """Wait until no new storage step has arrived for `quiet` seconds (at
+    most `limit`): the background sends a write started are then through."""
+    deadline = time.monotonic() + limit
+    seen = faults.steps
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        if faults.steps == seen:
+            return
+        seen = faults.steps
 
 
 def _content(driver: StorageDriver, path: str) -> bytes | None:
@@ -303,6 +316,11 @@ class FailureTests(SuiteBase):
                     payload.write_to(writer, split)
                 except RegstoreError as err:
                     failure = err
+                if payload.size > 64 * 1024:
+                    # A write may hand full parts to background sends that
+                    # reach storage after it returns: they are steps of the
+                    # write too, so the faults stay armed until they arrive.
+                    _await_quiet(faults)
             if failure is None:
                 writer.commit()
             else:
