@@ -27,6 +27,7 @@ from regstore.paths import ROOT, walk_sort_key
 
 if TYPE_CHECKING:
     from regstore.driver import StorageDriver
+    from regstore.keys import KeyLayout
 
 __all__ = ["Prune", "walk_listing", "walk_tree", "walk_tree_children"]
 
@@ -145,3 +146,51 @@ def walk_listing(
             continue
         if is_after is None or is_after(info):
             yield info
+
+
+def walk_keys(
+    path: str,
+    layout: KeyLayout,
+    files: Callable[[str, str | None], Iterator[FileInfo]],
+    *,
+    has_files: Callable[[str], bool] | None = None,
+    start_after: str | None = None,
+    prune: Prune | None = None,
+) -> Iterator[FileInfo]:
+    """`walk` for a flat key store (s3, gcs): one listing of the keys below
+    `path`, in key order, turned into a walk by `walk_listing`.
+
+    `files(prefix, start_after_key)` lists the files whose keys start with
+    `prefix`, after `start_after_key` when given (None: from the start),
+    lazily, page by page. In key order a directory sits where its contents
+    start (key + "/"), so resuming after one needs to know it was one: one
+    probe, `has_files(prefix)` (give one that asks for a single key; the
+    default takes the first of `files`). An absent `path` (no key below it)
+    raises `PathNotFoundError`; the root of an empty store walks to nothing.
+    """
+    if has_files is None:
+
+        def has_files(prefix: str) -> bool:
+            return next(files(prefix, None), None) is not None
+
+    prefix = layout.dir_prefix(path)
+    position: str | None = None
+    if start_after is not None:
+        position = layout.key(start_after)
+        if has_files(position + "/"):
+            position += "/"
+    listed = files(prefix, position)
+    first = next(listed, None)
+    if first is None:
+        if path != ROOT and (position is None or not has_files(prefix)):
+            raise PathNotFoundError(path)
+        return
+    is_after = None
+    if position is not None:
+        after = position
+
+        def is_after(info: FileInfo) -> bool:
+            own = layout.key(info.path) + ("/" if info.is_dir else "")
+            return own > after
+
+    yield from walk_listing(path, _chain_one(first, listed), is_after=is_after, prune=prune)

@@ -45,7 +45,7 @@ from regstore import (
 )
 from regstore.keys import HIDDEN_DIR, KeyLayout
 from regstore.paths import ROOT
-from regstore.walk import walk_listing
+from regstore.walk import walk_keys
 from regstore_gcs.client import Connection, Settings, make_connection, upload_bytes
 from regstore_gcs.errors import (
     invalid_response,
@@ -422,34 +422,14 @@ class GCSDriver(StorageDriver):
     def _walk(
         self, path: str, start_after: str | None, prune: Callable[[FileInfo], bool] | None
     ) -> Iterator[FileInfo]:
-        prefix = self.keys.dir_prefix(path)
-        # In name order a directory sits where its contents start (name +
-        # "/"), so resuming after one needs to know it was one: one probe.
-        position: str | None = None
-        if start_after is not None:
-            position = self.key(start_after)
-            if self._has_files(position + "/"):
-                position += "/"
-        files = self._files(prefix, start_after=position)
-        first = next(files, None)
-        if first is None:
-            if path != ROOT and (position is None or not self._has_files(prefix)):
-                raise PathNotFoundError(path)
-            return
-
-        def chained() -> Iterator[FileInfo]:
-            yield first
-            yield from files
-
-        is_after = None
-        if position is not None:
-            after = position
-
-            def is_after(info: FileInfo) -> bool:
-                own = self.key(info.path) + ("/" if info.is_dir else "")
-                return own > after
-
-        yield from walk_listing(path, chained(), is_after=is_after, prune=prune)
+        return walk_keys(
+            path,
+            self.keys,
+            lambda prefix, after: self._files(prefix, start_after=after),
+            has_files=self._has_files,
+            start_after=start_after,
+            prune=prune,
+        )
 
     def _has_files(self, prefix: str) -> bool:
         return next(self._files(prefix, page_size=1), None) is not None

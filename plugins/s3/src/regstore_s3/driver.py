@@ -38,7 +38,7 @@ from regstore import (
 )
 from regstore.keys import HIDDEN_DIR, KeyLayout
 from regstore.paths import ROOT
-from regstore.walk import walk_listing
+from regstore.walk import walk_keys
 from regstore_s3.client import Settings, make_clients
 from regstore_s3.errors import STREAM_ERRORS, is_no_such_upload, is_not_found
 from regstore_s3.plugin import SPEC
@@ -247,34 +247,14 @@ class S3Driver(StorageDriver):
     def _walk(
         self, path: str, start_after: str | None, prune: Callable[[FileInfo], bool] | None
     ) -> Iterator[FileInfo]:
-        prefix = self.keys.dir_prefix(path)
-        # In key order a directory sits where its contents start (key + "/"),
-        # so resuming after one needs to know it was one: one cheap probe.
-        position: str | None = None
-        if start_after is not None:
-            position = self.key(start_after)
-            if self._has_files(position + "/"):
-                position += "/"
-        files = self._files(prefix, start_after=position)
-        first = next(files, None)
-        if first is None:
-            if path != ROOT and (position is None or not self._has_files(prefix)):
-                raise PathNotFoundError(path)
-            return
-
-        def chained() -> Iterator[FileInfo]:
-            yield first
-            yield from files
-
-        is_after = None
-        if position is not None:
-            after = position
-
-            def is_after(info: FileInfo) -> bool:
-                own = self.key(info.path) + ("/" if info.is_dir else "")
-                return own > after
-
-        yield from walk_listing(path, chained(), is_after=is_after, prune=prune)
+        return walk_keys(
+            path,
+            self.keys,
+            lambda prefix, after: self._files(prefix, start_after=after),
+            has_files=self._has_files,
+            start_after=start_after,
+            prune=prune,
+        )
 
     def _has_files(self, prefix: str) -> bool:
         return next(self._files(prefix, max_keys=1), None) is not None
